@@ -1,0 +1,28 @@
+"""The trusted side of grading: the pytest plugin, the student facade and the staged checks.
+
+Graded suites import from here::
+
+    from autograder.harness import graded, expect_array, expect_scalar, expect_equal, expect_raises
+"""
+from autograder.harness.checks import (
+    GradingFailure,
+    expect_array,
+    expect_equal,
+    expect_raises,
+    expect_scalar,
+    expect_true,
+    fail,
+)
+from autograder.harness.marks import Graded, graded
+
+__all__ = [
+    "Graded",
+    "GradingFailure",
+    "expect_array",
+    "expect_equal",
+    "expect_raises",
+    "expect_scalar",
+    "expect_true",
+    "fail",
+    "graded",
+]

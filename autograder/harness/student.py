@@ -1,0 +1,68 @@
+"""The one door through which graded suites reach a student's code.
+
+Suites write ``student.clipping.clip_by_global_norm(grads, 1.0)``; whether
+that runs in this process (the reference in CI, a quick local check) or in a
+sandboxed worker (grading others' code) is the backend's business. A suite
+never reads a student's source text and never imports student modules itself.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from autograder import PART_IDS
+
+# When a part is graded, these grader-supplied modules stand in for the
+# student's own, so that a fault in one part never costs another
+# (student-api.md, "A submission"). Values are modules of autograder.kit.
+STAND_INS: dict[str, dict[str, str]] = {
+    "training": {"clipping": "autograder.kit.clipping", "backprop": "autograder.kit.models"},
+}
+
+
+class Backend(Protocol):
+    """How a :class:`Student` reaches code. Implementations: in-process, sandboxed worker."""
+
+    isolation: str  # a short description of the isolation in force, recorded in every result
+
+    def module(self, part: str) -> Any:
+        """Return a module-like object for ``part``.
+
+        Raises:
+            StudentLoadError: the module is missing, unreadable, crashed or hung at import.
+        """
+
+    def set_call_deadline(self, seconds: float | None) -> None:
+        """Wall-clock limit for each following call into the student's code (``None``: the part's default)."""
+
+    def part_status(self, part: str) -> str:
+        """``"ok"``, or why the part could not be graded: ``missing``/``invalid``/``crashed``/``timeout``."""
+
+    def close(self) -> None:
+        """Stop every worker and release every resource."""
+
+
+class Student:
+    """Attribute access by part id: ``student.backprop.MNISTClassifier(...)``.
+
+    Args:
+        backend: where the code runs.
+        allowed: the part ids this facade may reach (a suite of one part only
+            reaches that part).
+    """
+
+    def __init__(self, backend: Backend, allowed=PART_IDS):
+        self._backend = backend
+        self._allowed = tuple(allowed)
+
+    def __getattr__(self, part: str):
+        if part.startswith("_"):
+            raise AttributeError(part)
+        if part not in PART_IDS:
+            raise AttributeError(f"no part {part!r}; parts are {', '.join(PART_IDS)}")
+        if part not in self._allowed:
+            raise AttributeError(f"this suite grades {', '.join(self._allowed)} and may not reach part {part!r}")
+        return self._backend.module(part)
+
+    @property
+    def isolation(self) -> str:
+        return self._backend.isolation
