@@ -53,6 +53,16 @@ def load_part_module(folder: Path, part: str, stand_ins: dict[str, str] | None =
         sys.modules.update(saved)
 
 
+def resolve_kit_function(function: str):
+    """``"training.sgd"`` -> ``autograder.kit.training.sgd``; only names listed in ``KIT_FUNCTIONS``."""
+    from autograder.kit.registry import KIT_FUNCTIONS
+
+    if function not in KIT_FUNCTIONS:
+        raise ValueError(f"not a kit function: {function!r}")
+    module, _, name = function.rpartition(".")
+    return getattr(importlib.import_module(f"autograder.kit.{module}"), name)
+
+
 class InProcessBackend:
     """Modules of one folder, imported on first use, one part at a time.
 
@@ -80,6 +90,9 @@ class InProcessBackend:
                 self._errors[part] = exc
                 raise
         return self._modules[part]
+
+    def run_kit(self, part: str, function: str, args: tuple, kwargs: dict):
+        return resolve_kit_function(function)(*args, **kwargs)
 
     def set_call_deadline(self, seconds):
         """In-process calls cannot be interrupted safely; deadlines apply only to sandboxed workers."""

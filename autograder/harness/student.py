@@ -31,6 +31,13 @@ class Backend(Protocol):
             StudentLoadError: the module is missing, unreadable, crashed or hung at import.
         """
 
+    def run_kit(self, part: str, function: str, args: tuple, kwargs: dict):
+        """Run the kit function ``autograder.kit.<function>`` (e.g. ``"training.sgd"``) where ``part``'s code runs.
+
+        Lets the grader's own loop drive a student object without a round trip
+        per step. Arguments and results follow the same by-value rules as calls.
+        """
+
     def set_call_deadline(self, seconds: float | None) -> None:
         """Wall-clock limit for each following call into the student's code (``None``: the part's default)."""
 
@@ -62,6 +69,12 @@ class Student:
         if part not in self._allowed:
             raise AttributeError(f"this suite grades {', '.join(self._allowed)} and may not reach part {part!r}")
         return self._backend.module(part)
+
+    def run_kit(self, function: str, *args, **kwargs):
+        """Run grader-supplied ``autograder.kit.<function>`` beside this part's code (see Backend.run_kit)."""
+        if len(self._allowed) != 1:
+            raise RuntimeError("run_kit needs a facade limited to one part")
+        return self._backend.run_kit(self._allowed[0], function, args, kwargs)
 
     @property
     def isolation(self) -> str:

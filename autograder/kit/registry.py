@@ -2,6 +2,9 @@
 from autograder.kit.functions import Cubic, ModelLoss, Quadratic, SinProduct
 from autograder.kit.models import BrokenMLP, GraderMLP
 
+# Kit functions a suite may run beside student code (Backend.run_kit), as "module.function".
+KIT_FUNCTIONS = frozenset({"training.sgd"})
+
 KIT_CLASSES = {cls.__name__: cls for cls in (GraderMLP, BrokenMLP, Quadratic, SinProduct, Cubic, ModelLoss)}
 
 
