@@ -13,7 +13,7 @@ from pathlib import Path
 
 from autograder import PART_IDS
 from autograder.errors import StudentLoadError
-from autograder.harness.student import STAND_INS
+from autograder.kit.registry import STAND_INS, resolve_kit_function
 
 
 def load_part_module(folder: Path, part: str, stand_ins: dict[str, str] | None = None):
@@ -51,16 +51,6 @@ def load_part_module(folder: Path, part: str, stand_ins: dict[str, str] | None =
         for name in PART_IDS:
             sys.modules.pop(name, None)
         sys.modules.update(saved)
-
-
-def resolve_kit_function(function: str):
-    """``"training.sgd"`` -> ``autograder.kit.training.sgd``; only names listed in ``KIT_FUNCTIONS``."""
-    from autograder.kit.registry import KIT_FUNCTIONS
-
-    if function not in KIT_FUNCTIONS:
-        raise ValueError(f"not a kit function: {function!r}")
-    module, _, name = function.rpartition(".")
-    return getattr(importlib.import_module(f"autograder.kit.{module}"), name)
 
 
 class InProcessBackend:

@@ -1,0 +1,721 @@
+"""Start one worker with the strongest isolation this machine offers, talk to it, and stop it for good.
+
+:func:`choose_plan` decides once per process (and per uid) how workers run,
+trying the real thing first:
+
+* ``bwrap``: as root, drop to the sandbox uid, then bubblewrap with every
+  namespace unshared (see :mod:`~autograder.sandbox.isolation`);
+* ``process``: no bubblewrap or no user namespaces: a plain process with
+  rlimits and, as root, a uid leased for this worker alone (so that its
+  processes can be found and killed, and its process count is its own).
+  Weaker (it sees the host's files and network); allowed only when the
+  caller passes ``require_isolation=False``.
+
+A :class:`Worker` is one process: its protocol pipes, the pipe its
+stdout/stderr go to (drained into a capped :class:`OutputLog` while the
+harness waits), and the process ids needed to kill everything it started:
+the pid namespace's init from bwrap's ``--info-fd`` (killed through a
+pidfd, which takes the whole namespace down) or, for a plain process, every
+process of its leased uid. The harness is a child subreaper: sandbox
+processes orphaned by a killed parent come to it, and :func:`reap_orphans`
+collects them, so nothing is left as a zombie.
+"""
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import json
+import os
+import pwd
+import select
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.errors import IsolationUnavailable
+from autograder.sandbox import codec
+from autograder.sandbox.isolation import (
+    SANDBOX_GID,
+    SANDBOX_UID,
+    SUBMISSION_MOUNT,
+    HostLayout,
+    WorkerLimits,
+    bwrap_command,
+    describe,
+    host_layout,
+    process_command,
+    unreadable_paths,
+    worker_environment,
+)
+
+UID_POOL = (61000, 1000)  # plain-process workers (no bubblewrap) each lease one uid of this range
+_READ_CHUNK = 1 << 20
+_PIPE_SIZE = 1 << 20
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+class WorkerStartError(Exception):
+    """The sandbox or the worker failed before any student code ran: a problem of the machine, not the student."""
+
+
+class WorkerDied(Exception):
+    """The worker exited, was killed or broke the protocol while serving a request."""
+
+
+class WorkerTimeout(Exception):
+    """The worker did not answer before the deadline."""
+
+
+class OutputLog:
+    """What workers printed, capped: the first three quarters of ``cap`` bytes and the last quarter.
+
+    Args:
+        cap: bytes kept at most.
+    """
+
+    def __init__(self, cap: int):
+        self.cap = max(1024, int(cap))
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.dropped = 0
+        self.total = 0
+
+    def write(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.cap * 3 // 4 - len(self._head)
+        if room > 0:
+            self._head += data[:room]
+            data = data[room:]
+        if data:
+            self._tail += data
+            excess = len(self._tail) - self.cap // 4
+            if excess > 0:
+                self.dropped += excess
+                del self._tail[:excess]
+
+    def note(self, line: str) -> None:
+        """Add a line of the grader's own (worker started, killed, ...)."""
+        self.write(f"\n[autograder] {line}\n".encode())
+
+    def text(self) -> str:
+        middle = f"\n[... {self.dropped} bytes of output dropped ...]\n".encode() if self.dropped else b""
+        return (bytes(self._head) + middle + bytes(self._tail)).decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------- process bookkeeping
+
+_subreaper_enabled = False
+
+
+def _enable_subreaper() -> None:
+    """Make this process the reaper of its orphaned descendants, so that killed sandboxes leave no zombies."""
+    global _subreaper_enabled
+    if _subreaper_enabled:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    _subreaper_enabled = True
+
+
+_managed: set[int] = set()  # pids of the Popen objects of live workers: never reaped behind their back
+_managed_lock = threading.Lock()
+
+
+def reap_orphans() -> list[int]:
+    """Reap sandbox processes that were re-parented to this process (a subreaper) and died.
+
+    Only zombies that are sandbox processes (the sandbox uids, or ``bwrap``)
+    and not the ``Popen`` of a live worker: other code's children keep their
+    exit status. Their parent was killed before it could reap them (a grading
+    job stopped from outside, a bwrap that died before its namespace).
+    """
+    me = str(os.getpid())
+    sandbox_uids = {SANDBOX_UID, *range(UID_POOL[0], UID_POOL[0] + UID_POOL[1])}
+    reaped = []
+    with _managed_lock:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in _managed:
+                continue
+            try:
+                with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as status:
+                    fields = dict(line.split(":", 1) for line in status if ":" in line)
+            except OSError:
+                continue
+            if fields.get("PPid", "").strip() != me or not fields.get("State", "").strip().startswith("Z"):
+                continue
+            uid = int(fields.get("Uid", "-1").split()[0])
+            if uid in sandbox_uids or fields.get("Name", "").strip() == "bwrap":
+                try:
+                    os.waitpid(int(entry), os.WNOHANG)
+                    reaped.append(int(entry))
+                except ChildProcessError:
+                    pass
+    return reaped
+
+
+def _reap(pids) -> None:
+    """Collect the exit status of ``pids`` if they became our children (ignore the others)."""
+    for pid in pids:
+        for _ in range(50):
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done:
+                break
+            time.sleep(0.002)
+
+
+def processes_of_uid(uid: int) -> list[int]:
+    """Pids of the processes whose real or effective uid is ``uid``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as status:
+                for line in status:
+                    if line.startswith("Uid:"):
+                        real, effective = line.split()[1:3]
+                        if int(real) == uid or int(effective) == uid:
+                            pids.append(int(entry))
+                        break
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def kill_uid(uid: int, rounds: int = 100) -> list[int]:
+    """SIGKILL every process of ``uid`` until none is left (a fork storm included); returns the pids killed."""
+    killed: list[int] = []
+    for _ in range(rounds):
+        pids = processes_of_uid(uid)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.005)
+    return killed
+
+
+class UidLease:
+    """Exclusive use of one uid of a range by this worker, across processes (one ``flock`` per uid).
+
+    Uids with a ``/etc/passwd`` entry are skipped: they belong to someone.
+
+    Raises:
+        IsolationUnavailable: every uid of the range is taken.
+    """
+
+    def __init__(self, first: int, count: int):
+        folder = Path(tempfile.gettempdir()) / "autograder-uid-leases"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        st = folder.lstat()
+        if st.st_uid != os.geteuid() or st.st_mode & 0o077 or not os.path.isdir(folder) or folder.is_symlink():
+            raise IsolationUnavailable(f"{folder} must be a directory owned by uid {os.geteuid()} with mode 0700")
+        for uid in range(first, first + count):
+            try:
+                pwd.getpwuid(uid)
+                continue
+            except KeyError:
+                pass
+            fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.uid, self._fd = uid, fd
+            kill_uid(uid)  # leftovers of a grader that died without cleaning up
+            return
+        raise IsolationUnavailable(f"no free sandbox uid in {first}..{first + count - 1}")
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+# ---------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How workers run on this machine.
+
+    Attributes:
+        mode: ``"bwrap"`` or ``"process"``.
+        isolation: the short description recorded with every result.
+        uid, gid: drop to these before starting (``None``: keep ours, when not root).
+        uid_pool: for ``process`` mode as root, ``(first, count)`` of uids leased one per worker.
+        layout: the interpreter and packages the worker uses.
+        bwrap: the bubblewrap binary.
+        disable_userns: bwrap supports ``--disable-userns``.
+    """
+
+    mode: str
+    isolation: str
+    uid: int | None
+    gid: int | None
+    layout: HostLayout
+    bwrap: str | None = None
+    disable_userns: bool = False
+    uid_pool: tuple | None = None
+
+
+_plans: dict = {}
+
+
+def _supports(bwrap: str, option: str) -> bool:
+    try:
+        help_text = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return option in help_text
+
+
+_HOW_TO_FIX = (
+    "To grade untrusted code, install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow "
+    "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; "
+    "on Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0). For trusted code only, "
+    "require_isolation=False runs workers as plain processes with resource limits."
+)
+
+
+def choose_plan(require_isolation: bool = True, uid: int = SANDBOX_UID, gid: int = SANDBOX_GID) -> Plan:
+    """The strongest way to run workers here, checked by starting one (cached per process).
+
+    Raises:
+        IsolationUnavailable: the sandbox uid cannot read the interpreter or packages, bubblewrap is
+            missing or fails and ``require_isolation`` is true, or no worker can start at all.
+    """
+    key = (require_isolation, uid, gid)
+    if key in _plans:
+        return _plans[key]
+    layout = host_layout()
+    root = os.geteuid() == 0
+    if root:
+        problems = unreadable_paths(layout, uid, gid)
+        if problems:
+            raise IsolationUnavailable(
+                f"the sandbox user (uid {uid}) cannot read {', '.join(problems)}, which the worker needs. Use an "
+                "interpreter and virtual environment every user can read (for example a venv made from Debian's "
+                "/usr/bin/python3.11, as the Makefile's BASE_PYTHON does; not a pyenv Python under /root), or make "
+                "them readable (chmod o+rX on each folder on the way)."
+            )
+    drop_uid, drop_gid = (uid, gid) if root else (None, None)
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        reason = "bubblewrap (bwrap) is not installed"
+    else:
+        plan = Plan("bwrap", describe("bwrap", drop_uid), drop_uid, drop_gid, layout, bwrap,
+                    disable_userns=_supports(bwrap, "--disable-userns"))
+        reason = probe(plan)
+        if reason is None:
+            _plans[key] = plan
+            return plan
+        reason = f"bubblewrap cannot start a sandbox here: {reason}"
+    if require_isolation:
+        raise IsolationUnavailable(f"cannot isolate student code: {reason}. {_HOW_TO_FIX}")
+    plan = Plan("process", describe("process", drop_uid), None, drop_gid, layout,
+                uid_pool=UID_POOL if root else None)
+    failure = probe(plan)
+    if failure is not None:
+        raise IsolationUnavailable(f"cannot start a worker process at all: {failure}")
+    _plans[key] = plan
+    return plan
+
+
+def probe(plan: Plan, timeout: float = 60.0) -> str | None:
+    """Start a worker that imports NumPy and the worker module, then exits; ``None`` if it said hello."""
+    folder = tempfile.mkdtemp(prefix="autograder-probe-")
+    os.chmod(folder, 0o755)
+    worker = Worker(plan, "probe", folder, WorkerLimits(), output=OutputLog(16 << 10), probe=True)
+    try:
+        worker.start(timeout)
+        return None
+    except (WorkerStartError, OSError) as exc:
+        return str(exc)
+    finally:
+        worker.kill()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- one worker
+
+
+def _set_pipe_size(fd: int) -> None:
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+    except (OSError, AttributeError):
+        pass
+
+
+class Worker:
+    """One worker process for one part.
+
+    Args:
+        plan: how to run it (from :func:`choose_plan`).
+        part: the part id (the module ``<part>.py`` it imports).
+        submission: host folder with the student's files (readable by the sandbox uid).
+        limits: its resource limits.
+        stand_ins: ``{module name: kit module}`` put in ``sys.modules`` before the import.
+        codec_limits: what either side accepts in one frame (the worker also falls back to a handle
+            rather than send a value over these limits).
+        output: where its stdout/stderr go (capped).
+        probe: only start, say hello and exit.
+    """
+
+    def __init__(self, plan: Plan, part: str, submission, limits: WorkerLimits, *, stand_ins=None,
+                 codec_limits: codec.CodecLimits = codec.DEFAULT_LIMITS, output: OutputLog, probe: bool = False):
+        self.plan = plan
+        self.part = part
+        self.submission = str(submission)
+        self.limits = limits
+        self.stand_ins = dict(stand_ins or {})
+        self.codec_limits = codec_limits
+        self.output = output
+        self.probe = probe
+        self.hello: dict = {}
+        self._popen: subprocess.Popen | None = None
+        self._fds: dict[str, int] = {}
+        self._pidfd: int | None = None
+        self._ns_pidfd: int | None = None
+        self._ns_pid: int | None = None
+        self._lease: UidLease | None = None
+        self._private: str | None = None
+        self._selector: selectors.BaseSelector | None = None
+        self._dead = False
+        self._killed = False
+        self._swept: list[int] = []
+
+    # ------------------------------------------------------------ starting
+
+    def _config(self, req_r: int, resp_w: int, folder: str, with_nproc: bool) -> dict:
+        return {"part": self.part, "folder": folder, "stand_ins": self.stand_ins, "fds": [req_r, resp_w],
+                "rlimits": self.limits.rlimits(with_nproc), "probe": self.probe,
+                "codec": {"max_payload": self.codec_limits.max_payload, "max_header": self.codec_limits.max_header,
+                          "max_items": self.codec_limits.max_items, "max_depth": self.codec_limits.max_depth}}
+
+    def start(self, timeout: float) -> dict:
+        """Start the process and wait for its hello (no student code has run yet).
+
+        Raises:
+            WorkerStartError: the sandbox or the interpreter failed; the message includes their output.
+        """
+        _enable_subreaper()
+        deadline = time.monotonic() + timeout
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        child_ends = [req_r, resp_w, out_w]
+        pass_fds = [req_r, resp_w]
+        self._fds = {"req": req_w, "resp": resp_r, "out": out_r}
+        for fd in (req_w, resp_r):
+            _set_pipe_size(fd)
+        plan = self.plan
+        kwargs: dict = {}
+        if plan.mode == "bwrap":
+            info_r, info_w = os.pipe()
+            child_ends.append(info_w)
+            pass_fds.append(info_w)
+            self._fds["info"] = info_r
+            config = self._config(req_r, resp_w, SUBMISSION_MOUNT, with_nproc=True)
+            argv = bwrap_command(plan.bwrap, plan.layout, self.submission, self.limits, config, info_w,
+                                 disable_userns=plan.disable_userns)
+            env, cwd = {"PATH": "/usr/bin:/bin"}, "/"
+            uid, gid = plan.uid, plan.gid
+        else:
+            uid, gid = None, plan.gid
+            if plan.uid_pool is not None:
+                self._lease = UidLease(*plan.uid_pool)
+                uid = self._lease.uid
+            home, site = self._private_dirs(uid, gid)
+            config = self._config(req_r, resp_w, self.submission, with_nproc=uid is not None)
+            argv = process_command(plan.layout, site, config)
+            env, cwd = worker_environment(home), home
+        if uid is not None:
+            kwargs.update(user=uid, group=gid, extra_groups=[])
+        reap_orphans()
+        try:
+            with _managed_lock:
+                self._popen = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=tuple(pass_fds),
+                    close_fds=True, start_new_session=True, env=env, cwd=cwd, umask=0o077, **kwargs)
+                _managed.add(self._popen.pid)
+        finally:
+            for fd in child_ends:
+                os.close(fd)
+        for fd in self._fds.values():
+            os.set_blocking(fd, False)
+        self._pidfd = os.pidfd_open(self._popen.pid)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._fds["resp"], selectors.EVENT_READ, "resp")
+        self._selector.register(self._fds["out"], selectors.EVENT_READ, "out")
+        self._selector.register(self._pidfd, selectors.EVENT_READ, "exit")
+        try:
+            if plan.mode == "bwrap":
+                self._read_info(deadline)
+            frame = self.exchange(None, max(0.0, deadline - time.monotonic()))
+            hello = codec.decode(frame, limits=self.codec_limits).root
+        except (WorkerDied, WorkerTimeout, codec.CodecError) as exc:
+            self.kill()
+            raise WorkerStartError(f"{exc}; its output: {self.output.text().strip()[-2000:] or '(none)'}") from None
+        if type(hello) is not dict or hello.get("hello") is not True:
+            self.kill()
+            raise WorkerStartError("the worker did not say hello")
+        self.hello = hello
+        return hello
+
+    def _private_dirs(self, uid, gid) -> tuple[str, str]:
+        """For a plain-process worker: a home of its own and a folder linking only ``autograder`` and NumPy."""
+        self._private = tempfile.mkdtemp(prefix="autograder-worker-")
+        os.chmod(self._private, 0o711)
+        site = os.path.join(self._private, "site")
+        os.mkdir(site, 0o755)
+        for name, host in self.plan.layout.grader_dirs:
+            os.symlink(host, os.path.join(site, name))
+        home = os.path.join(self._private, "home")
+        os.mkdir(home, 0o700)
+        if uid is not None:
+            os.chown(home, uid, gid)
+        return home, site
+
+    def _read_info(self, deadline: float) -> None:
+        """Read bwrap's ``--info-fd`` JSON for the pid of the namespace's init; hold it by a pidfd."""
+        info_fd = self._fds["info"]
+        self._selector.register(info_fd, selectors.EVENT_READ, "info")
+        data = b""
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WorkerTimeout("bwrap did not report its sandbox in time")
+                for key, _ in self._selector.select(remaining):
+                    if key.data == "out":
+                        self._drain_output()
+                    elif key.data == "info":
+                        chunk = os.read(info_fd, 4096)
+                        if not chunk:
+                            raise WorkerDied("bwrap exited before starting the sandbox")
+                        data += chunk
+                        try:
+                            info = json.loads(data)
+                        except ValueError:
+                            continue
+                        self._ns_pid = int(info["child-pid"])
+                        self._ns_pidfd = os.pidfd_open(self._ns_pid)
+                        return
+                    elif key.data == "exit":
+                        raise WorkerDied("bwrap exited before starting the sandbox")
+        finally:
+            self._selector.unregister(info_fd)
+            os.close(info_fd)
+            del self._fds["info"]
+
+    # ------------------------------------------------------------ talking
+
+    @property
+    def alive(self) -> bool:
+        return not self._dead and not self._killed and self._popen is not None and self._popen.poll() is None
+
+    def _drain_output(self) -> None:
+        fd = self._fds.get("out")
+        if fd is None:
+            return
+        while True:
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._selector.unregister(fd)
+                os.close(fd)
+                del self._fds["out"]
+                return
+            self.output.write(data)
+
+    def exchange(self, chunks, timeout: float) -> bytearray:
+        """Send one request (``None``: send nothing) and return the next frame the worker writes.
+
+        Raises:
+            WorkerTimeout: no complete frame within ``timeout`` seconds.
+            WorkerDied: the worker exited, closed its pipe, or sent bytes that are not a frame.
+        """
+        if self._dead or self._killed:
+            raise WorkerDied("the worker is not running")
+        deadline = time.monotonic() + timeout
+        reader = codec.FrameReader(self.codec_limits)
+        views = [memoryview(c).cast("B") for c in chunks or ()]
+        views = [v for v in views if len(v)]
+        resp = self._fds["resp"]
+        if views:
+            try:
+                self._check_quiet()
+            except WorkerDied:
+                self._dead = True
+                raise
+            self._selector.register(self._fds["req"], selectors.EVENT_WRITE, "req")
+        exited = False
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WorkerTimeout(f"no answer within {timeout:g} s")
+                for key, _ in self._selector.select(remaining):
+                    if key.data == "req":
+                        views = self._write_some(views)
+                        if not views:
+                            self._selector.unregister(self._fds["req"])
+                    elif key.data == "out":
+                        self._drain_output()
+                    elif key.data == "resp":
+                        frame = self._read_some(reader, resp)
+                        if frame is not None:
+                            if views:
+                                raise WorkerDied("it answered before reading the whole request")
+                            return frame
+                    elif key.data == "exit":
+                        self._selector.unregister(self._pidfd)
+                        exited = True
+                if exited:
+                    # The process is gone: whatever it wrote is already in the pipe.
+                    frame = self._read_some(reader, resp, final=True)
+                    if frame is not None:
+                        return frame
+        except (WorkerDied, WorkerTimeout):
+            self._dead = True
+            raise
+        finally:
+            if views:
+                try:
+                    self._selector.unregister(self._fds["req"])
+                except (KeyError, ValueError):
+                    pass
+            self._drain_output()
+
+    def _check_quiet(self) -> None:
+        """Before a request: the protocol pipe must be empty (anything there was not asked for)."""
+        readable, _, _ = select.select([self._fds["resp"]], [], [], 0)
+        if readable:
+            try:
+                stray = os.read(self._fds["resp"], 1)
+            except BlockingIOError:
+                return
+            raise WorkerDied("it wrote to the protocol pipe when nobody asked" if stray else self.exit_description())
+
+    def _write_some(self, views):
+        while views:
+            try:
+                written = os.write(self._fds["req"], views[0][:_READ_CHUNK])
+            except BlockingIOError:
+                return views
+            except (BrokenPipeError, ConnectionResetError):
+                raise WorkerDied("it stopped reading its requests") from None
+            views[0] = views[0][written:]
+            if not len(views[0]):
+                views.pop(0)
+        return views
+
+    def _read_some(self, reader: codec.FrameReader, fd: int, final: bool = False):
+        while True:
+            try:
+                got = reader.read_from(fd, _READ_CHUNK)
+            except BlockingIOError:
+                if final:
+                    raise WorkerDied(self.exit_description()) from None
+                return None
+            except codec.CodecError as exc:
+                raise WorkerDied(f"it broke the protocol ({exc})") from None
+            if not got:
+                raise WorkerDied(self.exit_description())
+            if reader.done:
+                return reader.take()
+
+    def exit_description(self) -> str:
+        """How the process ended, in words (``exited with status 3``, ``killed by SIGKILL ...``)."""
+        if self._popen is None:
+            return "it never started"
+        try:
+            code = self._popen.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return "it closed its pipe"
+        signum = -code if code < 0 else code - 128 if self.plan.mode == "bwrap" and code > 128 else None
+        if signum is None:
+            return f"it exited with status {code}"
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        hint = {signal.SIGKILL: " (a resource limit, or killed)", signal.SIGXCPU: " (CPU time limit)",
+                signal.SIGSEGV: " (a crash in native code or a stack overflow)",
+                signal.SIGXFSZ: " (file size limit)", signal.SIGABRT: " (aborted)"}.get(signum, "")
+        return f"it was killed by {name}{hint}"
+
+    # ------------------------------------------------------------ stopping
+
+    def kill(self) -> None:
+        """Kill the worker and everything it started, reap them, close every pipe. Idempotent."""
+        if self._killed:
+            return
+        self._killed = True
+        popen = self._popen
+        if self._ns_pidfd is not None:
+            try:
+                signal.pidfd_send_signal(self._ns_pidfd, signal.SIGKILL)
+            except (ProcessLookupError, OSError):
+                pass
+        if popen is not None:
+            if self.plan.mode == "bwrap":
+                try:
+                    popen.wait(timeout=2.0)  # bwrap exits once its namespace is gone
+                except subprocess.TimeoutExpired:
+                    pass
+            if popen.poll() is None:
+                try:
+                    os.killpg(popen.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        if self._lease is not None:
+            self._swept = kill_uid(self._lease.uid)
+        if popen is not None:
+            try:
+                popen.wait(timeout=10.0)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait()
+            with _managed_lock:
+                _managed.discard(popen.pid)
+        _reap(([self._ns_pid] if self._ns_pid else []) + self._swept)
+        reap_orphans()
+        if self._fds.get("out") is not None:
+            self._drain_output()
+        if self._selector is not None:
+            self._selector.close()
+        for fd in [*self._fds.values(), self._pidfd, self._ns_pidfd]:
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._fds = {}
+        self._pidfd = self._ns_pidfd = None
+        if self._lease is not None:
+            self._lease.release()
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
