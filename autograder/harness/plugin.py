@@ -92,12 +92,21 @@ class SessionProvider:
         config.stash[_SESSION_KEY] = self.session
 
 
+def _first_test_folder(config) -> Path:
+    """Where the tests being run live (a handout's tests find the handout's course.toml, not a parent's)."""
+    for arg in config.args:
+        path = Path(config.invocation_params.dir, arg.split("::")[0])
+        if path.exists():
+            return path if path.is_dir() else path.parent
+    return Path(config.rootpath)
+
+
 def _session_from_options(config) -> GradingSession:
     """Build a session for a plain ``pytest`` run: the chosen folder in this process."""
     from autograder.harness.inprocess import InProcessBackend
 
     opt = config.getoption
-    course_file = opt("--course") or (find_course_root(Path(config.rootpath)) / "course.toml")
+    course_file = opt("--course") or (find_course_root(_first_test_folder(config)) / "course.toml")
     course = load_course(course_file)
     has_reference = (course.solutions / "initializers.py").is_file()
     folder = Path(opt("--student") or (course.solutions if has_reference else course.root))
