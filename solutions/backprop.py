@@ -49,18 +49,39 @@ class MNISTClassifier:
             stable for any finite logits: no overflow warning and no ``nan``
             (subtract each row's maximum logit before ``exp``). Caches the
             activations that ``backward`` needs.
+
+        Making it fast (optional, not graded; the grader uses float64):
+
+        * Let the precision follow the data. NumPy upcasts a float32 batch
+          times float64 weights to float64; converting the weights instead
+          (``W.astype(X.dtype, copy=False)``, free when the dtypes already
+          match) keeps a float32 batch in float32, which halves the memory
+          traffic and doubles the matrix-product throughput. Any other input
+          is best computed in float64, exactly as the formulas say.
+        * Update in place: ``X @ W1`` allocates one new array; ``+= b1`` and
+          ``np.maximum(..., out=...)`` can reuse it, where ``X @ W1 + b1``
+          followed by ``np.maximum`` allocates and fills three.
+        * ReLU's output is enough for the backward pass: ``a > 0`` exactly
+          where ``z > 0``, so ``z`` need not be kept.
         """
         ### BEGIN SOLUTION
-        self.X = X
-        self.z1 = X @ self.W1 + self.b1
-        self.a1 = np.maximum(self.z1, 0.0)
-        self.z2 = self.a1 @ self.W2 + self.b2
-        self.a2 = np.maximum(self.z2, 0.0)
-        self.z3 = self.a2 @ self.W3 + self.b3
-        shifted = self.z3 - np.max(self.z3, axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        self.probs = exp / np.sum(exp, axis=1, keepdims=True)
-        return self.probs
+        X = np.asarray(X)
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        W1, b1, W2, b2, W3, b3 = (p.astype(dtype, copy=False)
+                                  for p in (self.W1, self.b1, self.W2, self.b2, self.W3, self.b3))
+        a1 = X @ W1                     # z1, overwritten by a1 = relu(z1) in place
+        a1 += b1
+        np.maximum(a1, 0.0, out=a1)
+        a2 = a1 @ W2
+        a2 += b2
+        np.maximum(a2, 0.0, out=a2)
+        probs = a2 @ W3                 # the logits z3, turned into probabilities in place
+        probs += b3
+        probs -= probs.max(axis=1, keepdims=True)   # softmax is shift-invariant: now every exp() <= 1
+        np.exp(probs, out=probs)
+        probs /= probs.sum(axis=1, keepdims=True)
+        self.X, self.a1, self.a2, self.probs = X, a1, a2, probs
+        return probs
         ### END SOLUTION
 
     def loss(self, probs, Y):
@@ -91,20 +112,32 @@ class MNISTClassifier:
         Returns:
             dict with keys ``"W1","b1","W2","b2","W3","b3"``, each array shaped
             like its parameter. The parameters are not changed.
+
+        Making it fast (optional, not graded): push the whole batch through
+        each layer in one matrix product (no loop over examples); transposes
+        such as ``X.T`` are views that BLAS reads without a copy; apply the
+        ReLU masks in place; keep the precision of the forward pass (for a
+        float32 batch, convert ``Y`` rather than upcasting ``probs``).
         """
         ### BEGIN SOLUTION
         probs = self.forward(X)
+        X, a1, a2 = self.X, self.a1, self.a2
+        dtype = probs.dtype             # the precision forward chose
+        W2, W3 = self.W2.astype(dtype, copy=False), self.W3.astype(dtype, copy=False)
         m = X.shape[0]
-        dz3 = (probs - Y) / m
-        dz2 = (dz3 @ self.W3.T) * (self.z2 > 0)
-        dz1 = (dz2 @ self.W2.T) * (self.z1 > 0)
+        dz3 = np.subtract(probs, Y, dtype=dtype)    # softmax + cross-entropy: dL/dz3 = (probs - Y) / m
+        dz3 /= m
+        dz2 = dz3 @ W3.T                # transposes are views: BLAS reads them without a copy
+        dz2 *= a2 > 0                   # ReLU derivative, in place
+        dz1 = dz2 @ W2.T
+        dz1 *= a1 > 0
         return {
             "W1": X.T @ dz1,
-            "b1": np.sum(dz1, axis=0, keepdims=True),
-            "W2": self.a1.T @ dz2,
-            "b2": np.sum(dz2, axis=0, keepdims=True),
-            "W3": self.a2.T @ dz3,
-            "b3": np.sum(dz3, axis=0, keepdims=True),
+            "b1": dz1.sum(axis=0, keepdims=True),
+            "W2": a1.T @ dz2,
+            "b2": dz2.sum(axis=0, keepdims=True),
+            "W3": a2.T @ dz3,
+            "b3": dz3.sum(axis=0, keepdims=True),
         }
         ### END SOLUTION
 
@@ -114,6 +147,10 @@ class MNISTClassifier:
         Args:
             grads: dict from parameter name to an array of that parameter's shape.
             lr: learning rate (float).
+
+        Update in place (``-=``): each parameter stays the same array with
+        the same dtype, nothing is reallocated, and code holding a reference
+        to ``model.W1`` sees the new values.
         """
         ### BEGIN SOLUTION
         for name, g in grads.items():

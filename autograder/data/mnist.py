@@ -107,7 +107,7 @@ def _load_pair(folder: Path, images: IdxFile, labels: IdxFile, *, download: bool
     paths = {spec: _find(folder, spec) for spec in (images, labels)}
     missing = [spec for spec, path in paths.items() if path is None]
     if missing and not download:
-        raise DataError(_missing_message(folder, where, missing, failures=None))
+        raise DataError(_missing_message(folder, where, missing, mirrors, failures=None))
     failures = []
     for spec in missing:
         path, errors = _download(folder, spec, mirrors, opener, timeout)
@@ -115,7 +115,7 @@ def _load_pair(folder: Path, images: IdxFile, labels: IdxFile, *, download: bool
         failures += errors
     if any(path is None for path in paths.values()):
         still = [spec for spec, path in paths.items() if path is None]
-        raise DataError(_missing_message(folder, where, still, failures=failures))
+        raise DataError(_missing_message(folder, where, still, mirrors, failures=failures))
 
     X = _load_verified(paths[images], images, parse_images)
     y = _load_verified(paths[labels], labels, parse_labels)
@@ -202,7 +202,8 @@ def _write_atomically(path: Path, payload: bytes) -> None:
         raise
 
 
-def _missing_message(folder: Path, where: str, missing: Sequence[IdxFile], failures: list[str] | None) -> str:
+def _missing_message(folder: Path, where: str, missing: Sequence[IdxFile], mirrors: Sequence[str],
+                     failures: list[str] | None) -> str:
     """Say which files are missing, why they could not be fetched, and exactly where to put them."""
     names = ", ".join(spec.name for spec in missing)
     lines = [f"MNIST file(s) not found in {folder} ({where}): {names}."]
@@ -215,5 +216,5 @@ def _missing_message(folder: Path, where: str, missing: Sequence[IdxFile], failu
     for spec in missing:
         lines.append(f"  {folder / spec.name}.gz  (as distributed) or {folder / spec.name}  (decompressed): "
                      f"{spec.size:,} bytes decompressed, sha256 {spec.sha256}")
-    lines.append(f"Mirrors: {', '.join(MIRRORS)}")
+    lines.append(f"Mirrors: {', '.join(mirrors) or 'none'}")
     return "\n".join(lines)
