@@ -99,7 +99,7 @@ def expect_array(found, expected, *, what: str, rtol: float = 1e-9, atol: float 
     where = f" at index {idx}" if f.ndim else ""
     n_wrong, n = int(wrong.sum()), wrong.size
     fail(f"{what} has wrong values{where} (the worst of {n_wrong} of {n} entries).\n"
-         f"  expected: {e[worst]!r}\n  found:    {f[worst]!r}\n"
+         f"  expected: {float(e[worst])!r}\n  found:    {float(f[worst])!r}\n"
          f"  (allowed: |found - expected| <= {atol:g} + {rtol:g} * |expected|)", hint)
 
 
