@@ -26,6 +26,7 @@ from autograder.harness.student import Backend, Student
 from autograder.results import TestResult
 
 _SESSION_KEY = pytest.StashKey["GradingSession"]()
+_SUITE_FILES = {"test_public.py", "test_hidden.py"}
 _GRADED_KEY = pytest.StashKey["object"]()
 
 
@@ -225,7 +226,7 @@ def _student_frames(excinfo) -> str:
         return exc.student_traceback
     frames = traceback.extract_tb(excinfo.tb)
     own = [f for f in frames if "/autograder/" not in f.filename and "/_pytest/" not in f.filename
-           and "/tests/grading/" not in f.filename and "/pluggy/" not in f.filename]
+           and "/pluggy/" not in f.filename and Path(f.filename).name not in _SUITE_FILES]
     return "".join(traceback.format_list(own[-5:]))
 
 
