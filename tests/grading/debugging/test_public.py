@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from autograder.harness import expect_raises, fail, graded
+from autograder.harness import expect_equal, expect_raises, fail, graded
 
 LECTURE_TRAIN = [2.3, 1.8, 1.2, 0.8, 0.5, 0.3, 0.2, 0.15, 0.12, 0.10]
 LECTURE_VAL = [2.3, 1.9, 1.4, 1.2, 1.1, 1.2, 1.4, 1.6, 1.8, 2.0]
@@ -190,6 +190,8 @@ def test_lecture_example(student, golden):
 @graded(0.5, visibility="public", oracle="property", topic="3.1 Common problems and solutions")
 def test_message_constants(student):
     module = student.debugging
+    expect_equal(module.debug_training([2.0, 1.0]), [MESSAGES["HEALTHY"]], what="debug_training([2.0, 1.0])",
+                 hint="a falling loss with nothing wrong returns [HEALTHY], the module constant itself")
     for name, text in MESSAGES.items():
         try:
             found = getattr(module, name)
