@@ -6,6 +6,7 @@ checked against central finite differences with ``gradient_check``.
 """
 import numpy as np
 
+
 class MNISTClassifier:
     """A 784-128-64-10 multilayer perceptron (sizes configurable).
 

@@ -8,7 +8,6 @@ a Python loop, the model updates its parameters in place, and evaluation
 runs once per epoch on the whole set in one vectorised pass.
 """
 import numpy as np
-
 from clipping import clip_by_global_norm
 
 

@@ -70,10 +70,21 @@ def expect_grads(found, expected, *, what: str, rtol: float, atol: float, hint: 
     """A dict with exactly ``expected``'s keys, each an array of the same shape and dtype with close values."""
     expect_keys(found, expected, what=what, hint=hint)
     for name, want in expected.items():
-        expect_array(found[name], want, what=f"{what}[{name!r}]", rtol=rtol, atol=atol, dtype=want.dtype,
+        expect_array(found[name], want, what=f"{what}, array {name!r}", rtol=rtol, atol=atol, dtype=want.dtype,
                      hint=hint + ("; keep each array's dtype (a float32 gradient stays float32)"
                                   if want.dtype != np.float64 else ""))
     return found
+
+
+def global_clip_hint(found, grads, max_norm: float) -> str:
+    """HINT_GLOBAL, naming the mistake when ``found`` is what clipping each array on its own would give."""
+    try:
+        per_array = all(np.allclose(found[name], g * min(1.0, max_norm / max(float(np.linalg.norm(g)), 1e-300)),
+                                    rtol=1e-4, atol=0.0) for name, g in grads.items())
+    except Exception:  # noqa: BLE001 - no diagnosis for results of the wrong structure
+        per_array = False
+    return HINT_GLOBAL + ("; your arrays were each clipped by their own norm (that is clip_by_norm), not by the "
+                          "global norm" if per_array and len(grads) > 1 else "")
 
 
 def unpack_global(result, *, what: str):
@@ -98,7 +109,7 @@ def expect_untouched(grads, saved, *, what: str) -> None:
                 diff = np.argwhere(~((after == before) | (np.isnan(after) & np.isnan(before))))
                 if diff.size:
                     i = tuple(int(k) for k in diff[0])
-                    index = f" (first change at index {i}: {before[i]!r} became {after[i]!r})"
+                    index = f" (first change at index {i}: {float(before[i])!r} became {float(after[i])!r})"
             fail(f"{what} modified its input: grads[{name!r}] is no longer what was passed in{index}", HINT_FRESH)
 
 
@@ -144,7 +155,8 @@ def test_global_norm_lecture_gradients(student, golden, tol):
     """global_norm of the lecture's exploding gradients (three arrays, entries N(0, 10**2))."""
     expected = golden("clipping/global_norm/lecture", lambda ref: ref.clipping.global_norm(lecture_gradients()))
     found = student.clipping.global_norm(lecture_gradients())
-    expect_scalar(found, expected, what=f"global_norm of {describe(lecture_gradients())}", rtol=tol.rtol,
+    expect_scalar(found, expected, what=f"global_norm of the lecture's gradients, {describe(lecture_gradients())}",
+                  rtol=tol.rtol,
                   atol=tol.atol, hint=HINT_NORM + "; add the squares of all arrays before taking one square root")
 
 
@@ -177,7 +189,7 @@ def test_clip_by_norm_rescales_each_array_alone(student, golden, tol):
     expected = golden("clipping/clip_by_norm/mixed",
                       lambda ref: ref.clipping.clip_by_norm(_norm_clip_input(), max_norm))
     grads = _norm_clip_input()
-    what = f"clip_by_norm({describe(grads)}, {max_norm})"
+    what = f"clip_by_norm(grads, {max_norm}) on {describe(grads)}"
     found = expect_keys(student.clipping.clip_by_norm(_norm_clip_input(), max_norm), grads, what=what,
                         hint=HINT_NORM_CLIP)
     for name, g in grads.items():
@@ -196,13 +208,13 @@ def test_clip_by_global_norm_lecture_example(student, golden, tol):
     """The lecture's demo: the gradients (norm ~1284) clipped to max_norm 5.0; returns the clipped dict and the norm."""
     expected_grads, expected_total = golden(
         "clipping/clip_by_global_norm/lecture", lambda ref: ref.clipping.clip_by_global_norm(lecture_gradients(), 5.0))
-    what = f"clip_by_global_norm({describe(lecture_gradients())}, 5.0)"
+    what = f"clip_by_global_norm(grads, 5.0) on the lecture's gradients, {describe(lecture_gradients())}"
     clipped, total = unpack_global(student.clipping.clip_by_global_norm(lecture_gradients(), 5.0), what=what)
     expect_scalar(total, expected_total, what=f"the norm returned by {what}", rtol=tol.rtol, atol=tol.atol,
                   hint=HINT_GLOBAL + (" (you returned the norm after clipping)"
                                       if isinstance(total, (int, float)) and abs(total - 5.0) < 1e-3 else ""))
-    expect_grads(clipped, expected_grads, what=f"the clipped dict of {what}",
-                 rtol=rescaled_rtol(tol, expected_total), atol=tol.atol, hint=HINT_GLOBAL)
+    expect_grads(clipped, expected_grads, what=f"the clipped dict of {what}", rtol=rescaled_rtol(tol, expected_total),
+                 atol=tol.atol, hint=global_clip_hint(clipped, lecture_gradients(), 5.0))
 
 
 @graded(1, visibility="public", oracle="property", topic=TOPIC)
@@ -234,7 +246,7 @@ def test_inputs_untouched_and_results_fresh(student):
     for name, args in calls:
         grads = _mutation_input()
         saved = copy_grads(grads)
-        what = f"{name}({describe(saved)}{''.join(f', {a}' for a in args)})"
+        what = f"{name}(grads{''.join(f', {a}' for a in args)}) on {describe(saved)}"
         result = getattr(student.clipping, name)(grads, *args)
         expect_untouched(grads, saved, what=what)
         if name == "clip_by_global_norm":
@@ -245,7 +257,7 @@ def test_inputs_untouched_and_results_fresh(student):
             expect_fresh(result, grads, what=what)
 
 
-@graded(0.5, visibility="public", oracle="property", topic=TOPIC)
+@graded(1, visibility="public", oracle="property", topic=TOPIC)
 def test_non_positive_bounds_raise(student):
     """clip_value <= 0 and max_norm <= 0 raise ValueError."""
     for name in ("clip_by_value", "clip_by_norm", "clip_by_global_norm"):

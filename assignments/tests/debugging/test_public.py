@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from autograder.harness import expect_raises, fail, graded
+from autograder.harness import expect_equal, expect_raises, fail, graded
 
 LECTURE_TRAIN = [2.3, 1.8, 1.2, 0.8, 0.5, 0.3, 0.2, 0.15, 0.12, 0.10]
 LECTURE_VAL = [2.3, 1.9, 1.4, 1.2, 1.1, 1.2, 1.4, 1.6, 1.8, 2.0]
@@ -105,6 +105,9 @@ def call_student(student, train, val, case: str, hint: str, copy: bool = True):
         if getattr(exc, "status", "ok") != "ok":  # timeouts and crashes are reported as such
             raise
         kind = getattr(exc, "original_type", "") or type(exc).__name__
+        curves = [list(train)] + ([] if val is None else [list(val)])
+        if not all(math.isfinite(float(v)) for curve in curves for v in curve):
+            hint = HINT_NON_FINITE
         fail(f"case {case!r}: {show_call(train, val)} raised {kind}: {exc}\n"
              f"  it should return a list of messages (a nan or inf loss is a diagnosis, not an error)", hint)
 
@@ -124,9 +127,20 @@ def expect_messages(found, expected, train, val, case: str, hint: str, aliases=N
             fail(f"{where} returned {found!r}: item {i} ({item!r}) is not one of the module's message constants",
                  "append the constants (NOT_DECREASING, NAN_LOSS, ...) themselves, not your own text")
     expected_names = [aliases[m] for m in expected]
-    if [aliases[m] for m in found] != expected_names:
+    found_names = [aliases[m] for m in found]
+    if found_names != expected_names:
         fail(f"{where} returned the wrong messages.\n  expected: {names_of(expected)}\n"
-             f"  found:    {names_of(found, aliases)}", hint)
+             f"  found:    {names_of(found, aliases)}", hint_for(expected_names, found_names, hint))
+
+
+def hint_for(expected_names, found_names, default: str) -> str:
+    """The hint for the first check whose message is missing or extra (the order hint when only the order differs)."""
+    by_check = {"NOT_DECREASING": HINT_NOT_DECREASING, "NAN_LOSS": HINT_NON_FINITE, "PLATEAU": HINT_PLATEAU,
+                "OVERFITTING": HINT_OVERFITTING, "HEALTHY": HINT_ORDER}
+    differing = [name for name in by_check if (name in expected_names) != (name in found_names)]
+    if not differing:
+        return HINT_ORDER if sorted(found_names) == sorted(expected_names) else default
+    return by_check[differing[0]]
 
 
 def check_cases(student, cases, expected_for, hint: str) -> None:
@@ -176,6 +190,8 @@ def test_lecture_example(student, golden):
 @graded(0.5, visibility="public", oracle="property", topic="3.1 Common problems and solutions")
 def test_message_constants(student):
     module = student.debugging
+    expect_equal(module.debug_training([2.0, 1.0]), [MESSAGES["HEALTHY"]], what="debug_training([2.0, 1.0])",
+                 hint="a falling loss with nothing wrong returns [HEALTHY], the module constant itself")
     for name, text in MESSAGES.items():
         try:
             found = getattr(module, name)

@@ -34,7 +34,7 @@ probability at most ``p = course.tolerances.false_failure_probability``
   (2 n))`` (0.0097 for 120,000 entries and p_check = 1e-9/3). Estimating the
   mean and std from the same data only makes ``D`` smaller (Lilliefors), so
   the bound is conservative. Uniform weights with the right std are at
-  D ~ 0.058, Laplace ones at 0.065, a normal truncated at 2 std at 0.019.
+  D ~ 0.058, Laplace ones at 0.062, a normal truncated at 2 std at 0.018.
 """
 import math
 from statistics import NormalDist
@@ -223,7 +223,7 @@ def expect_stats_list(found, n_layers: int, *, what: str) -> list:
     return found
 
 
-def expect_stats(found, expected: list, *, what: str, rtol: float) -> None:
+def expect_stats(found, expected: list, *, what: str, rtol: float, hint: str = "") -> None:
     """``simulate_forward``'s statistics equal ``expected`` layer by layer.
 
     Each layer's values are compared relative to that layer's scale, the
@@ -243,7 +243,7 @@ def expect_stats(found, expected: list, *, what: str, rtol: float) -> None:
                 fail(f"{what}: {key!r} of layer {layer} (of {len(expected)}) is wrong.\n"
                      f"  expected: {e!r}\n  found:    {f!r}\n"
                      f"  (allowed: |found - expected| <= {allowed:.3g}, a relative {rtol:g} of the layer's scale)",
-                     f"{where}. {HINT_SIMULATE}")
+                     f"{hint}{where}. {HINT_SIMULATE}")
 
 
 def call_text(n_layers, init, **kwargs) -> str:

@@ -8,8 +8,17 @@ the same batches, the same steps, the same per-epoch records.
 """
 import numpy as np
 
-from autograder.harness import expect_array, expect_raises, expect_scalar, expect_true, fail, graded
+from autograder.harness import (
+    GradingFailure,
+    expect_array,
+    expect_raises,
+    expect_scalar,
+    expect_true,
+    fail,
+    graded,
+)
 from autograder.kit.models import GraderMLP
+from autograder.kit.training import sgd
 
 KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 PARAMS = GraderMLP.STATE
@@ -50,7 +59,7 @@ def fresh_model(seed: int, sizes=(784, 128, 64, 10)) -> GraderMLP:
 
 
 def describe(name: str, *args, **kwargs) -> str:
-    """``train(GraderMLP, X (500, 784), ...)``: a call as the student would write it, arrays by shape."""
+    """``train(GraderMLP(784, 128, 64, 10), array(500, 784), ..., lr=0.1, rng=rng)``: a call, arrays by shape."""
     def show(value):
         if isinstance(value, np.ndarray):
             return f"array{value.shape}" if value.size > 6 else repr(value.tolist())
@@ -94,7 +103,7 @@ def reference_minibatches(ref, n: int, batch_size: int, seed: int):
     return {"batches": [np.asarray(b) for b in batches], "next": draws_after(rng)}
 
 
-def expect_batches(found, expected, n: int, batch_size: int, what: str) -> None:
+def expect_batches(found, expected, what: str) -> None:
     """Type (a list of integer arrays), then count and sizes, then every batch's indices."""
     if not isinstance(found, (list, tuple)):
         fail(f"{what} should return a list of index arrays, but returned {type(found).__name__}", HINT_MINIBATCHES)
@@ -143,29 +152,69 @@ def expect_history(found, expected, *, what: str, rtol: float, hint: str = HINT_
             elif key.startswith("val") and not want:
                 extra = " (without X_val and Y_val the validation lists stay empty)"
             fail(f"{what}: history[{key!r}] has {len(seq)} entries, expected {len(want)}{extra}", hint)
+        key_hint = hint
+        if key.endswith("accuracy"):  # the losses matched: the steps were right, the accuracy is not
+            key_hint = ("the losses match the reference's but the accuracies do not: " + HINT_EVALUATE)
         for epoch, (value, right) in enumerate(zip(seq, want, strict=True), start=1):
             expect_scalar(value, right, what=f"{what}: history[{key!r}][{epoch - 1}] (after epoch {epoch})",
-                          rtol=rtol, atol=1e-12, hint=hint)
+                          rtol=rtol, atol=1e-12, hint=key_hint)
 
 
 def params_summary(model) -> dict:
-    """Column sums and row sums of every parameter: a compact, tolerance-friendly fingerprint of a model."""
-    return {name: (getattr(model, name).sum(axis=0), getattr(model, name).sum(axis=1)) for name in PARAMS}
+    """Column and row sums of every parameter, with the sums of absolute values that set their scale.
+
+    A compact fingerprint of a trained model (the full weights would make the
+    handout's golden file megabytes long); a changed weight changes a sum.
+    """
+    summary = {}
+    for name in PARAMS:
+        p = getattr(model, name)
+        summary[name] = {"column sums": p.sum(axis=0), "column scale": np.abs(p).sum(axis=0),
+                         "row sums": p.sum(axis=1), "row scale": np.abs(p).sum(axis=1)}
+    return summary
+
+
+def expect_close_to_scale(found, expected, scale, *, what: str, rtol: float, hint: str) -> None:
+    """``|found - expected| <= rtol * scale`` entry by entry (``scale``: the size of the parameter).
+
+    Trained parameters legitimately differ by rounding (and by the optional 1e-6 of the clipping
+    coefficient), so differences are measured against the parameter's size, not each entry's: a
+    bias that training moved from 0 to 1e-4 may differ in its 6th digit.
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    if isinstance(found, np.ndarray) and found.shape == expected.shape and found.dtype.kind == "f" \
+            and not np.isfinite(found).all():
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(found))[0])
+        fail(f"{what} holds {found[idx]!r} at index {idx} where the reference has {float(expected[idx])!r}: "
+             "the training diverged", hint)
+    found = expect_array(found, expected, what=what, rtol=0.0, atol=np.inf, hint=hint)  # type and shape only
+    allowed = 1e-12 + rtol * np.asarray(scale)
+    excess = np.abs(found - expected) / allowed
+    if np.all(excess <= 1):
+        return
+    worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    idx = tuple(int(i) for i in worst)
+    fail(f"{what} has wrong values at index {idx} (the worst of {int(np.sum(excess > 1))} of {excess.size} "
+         f"entries).\n  expected: {float(expected[worst])!r}\n  found:    {float(found[worst])!r}\n"
+         f"  (allowed: |found - expected| <= {allowed[worst]:.3g}, {rtol:g} of the parameter's size)", hint)
 
 
 def expect_params_summary(model, expected: dict, what: str, rtol: float, hint: str = HINT_TRAIN) -> None:
+    found = params_summary(model)
     for name in PARAMS:
-        found = params_summary(model)[name]
-        for axis, label in ((0, "column sums"), (1, "row sums")):
-            expect_array(found[axis], expected[name][axis], rtol=rtol, atol=1e-9,
-                         what=f"the trained model's {name} ({label}) after {what}", hint=hint)
+        for label in ("column sums", "row sums"):
+            scale = np.full(expected[name][label].shape, float(np.max(expected[name][label.replace("sums", "scale")])))
+            expect_close_to_scale(found[name][label], expected[name][label], scale, rtol=rtol, hint=hint,
+                                  what=f"the trained model's {name} ({label}) after {what}")
 
 
 def expect_params(model, expected_model, what: str, rtol: float, hint: str = HINT_TRAIN) -> None:
-    """Every parameter of ``model`` equal to ``expected_model``'s within ``rtol``."""
+    """Every parameter of ``model`` equal to ``expected_model``'s within ``rtol`` of the parameter's largest entry."""
     for name in PARAMS:
-        expect_array(getattr(model, name), getattr(expected_model, name), rtol=rtol, atol=1e-9,
-                     what=f"the trained model's {name} after {what}", hint=hint)
+        expected = getattr(expected_model, name)
+        scale = np.full(expected.shape, max(float(np.abs(expected).max()), 1e-3))
+        expect_close_to_scale(getattr(model, name), expected, scale, rtol=rtol, hint=hint,
+                              what=f"the trained model's {name} after {what}")
 
 
 def train_run(facade, X, Y, *, model_seed: int, sizes, rng_seed: int, **settings):
@@ -176,23 +225,66 @@ def train_run(facade, X, Y, *, model_seed: int, sizes, rng_seed: int, **settings
     return model, history, draws_after(rng)
 
 
+def helper_notes(student) -> str:
+    """What is wrong with the student's ``minibatches`` and ``evaluate``, which ``train`` is built on ('' if nothing).
+
+    Asked only after a train test failed, so that its feedback can point at the root cause.
+    """
+    notes = []
+    try:
+        order = np.random.default_rng(7).permutation(23)
+        found = student.training.minibatches(23, 5, np.random.default_rng(7))
+        right = len(found) == 5 and all(np.array_equal(b, order[i:i + 5]) for i, b in enumerate(found))
+    except Exception as exc:
+        if getattr(exc, "status", "ok") != "ok":
+            raise
+        right = False
+    if not right:
+        notes.append("your minibatches does not follow the contract (see the minibatches tests), and train "
+                     "takes its batches from it: fix minibatches first")
+    model = fresh_model(8, (6, 5, 4, 3))
+    X = np.random.default_rng(9).standard_normal((40, 6))
+    Y = one_hot_rows(np.random.default_rng(10).integers(0, 3, size=40), 3)
+    probs = model.forward(X)
+    loss, accuracy = model.loss(probs, Y), float(np.mean(probs.argmax(axis=1) == Y.argmax(axis=1)))
+    try:
+        found = student.training.evaluate(model, X, Y)
+        right = len(found) == 2 and np.allclose([float(found[0]), float(found[1])], [loss, accuracy], rtol=1e-9)
+    except Exception as exc:
+        if getattr(exc, "status", "ok") != "ok":
+            raise
+        right = False
+    if not right:
+        notes.append("your evaluate does not follow the contract (see the evaluate tests), and train records "
+                     "its results: fix evaluate first")
+    return "; ".join(notes)
+
+
+def with_helper_notes(student, check, *args, **kwargs) -> None:
+    """Run ``check``; when it fails, add to its hint what is wrong with the helpers ``train`` uses."""
+    try:
+        check(*args, **kwargs)
+    except GradingFailure as failure:
+        notes = helper_notes(student)
+        if not notes:
+            raise
+        raise GradingFailure(failure.message, f"{notes}. {failure.hint or ''}".strip()) from None
+
+
 def check_train_against(student, expected: dict, X, Y, *, model_seed: int, sizes, rng_seed: int, rtol: float,
-                        hint: str = HINT_TRAIN, full_model=None, **settings) -> None:
-    """Train with the student's ``train`` and compare with ``expected`` (history, parameters, rng)."""
-    model = fresh_model(model_seed, sizes)
-    rng = np.random.default_rng(rng_seed)
-    shown = {k: v for k, v in settings.items() if k not in ("X_val", "Y_val")}
-    if "X_val" in settings:
-        shown["X_val"], shown["Y_val"] = settings["X_val"], settings["Y_val"]
-    what = describe("train", model, X, Y, **shown, rng=rng)
-    history = call_student(student.training.train, what, hint, model, X, Y, rng=rng, **settings)
-    expect_history(history, expected["history"], what=what, rtol=rtol, hint=hint)
-    if full_model is not None:
-        expect_params(model, full_model, what, rtol, hint)
-    else:
+                        hint: str = HINT_TRAIN, **settings) -> None:
+    """Train with the student's ``train`` and compare with ``expected`` (history, parameter summary, rng)."""
+    def check():
+        model = fresh_model(model_seed, sizes)
+        rng = np.random.default_rng(rng_seed)
+        what = describe("train", model, X, Y, **settings, rng=rng)
+        history = call_student(student.training.train, what, hint, model, X, Y, rng=rng, **settings)
+        expect_history(history, expected["history"], what=what, rtol=rtol, hint=hint)
         expect_params_summary(model, expected["params"], what, rtol, hint)
-    expect_rng_advanced(draws_after(rng), expected["next"], what,
-                        "train draws exactly one permutation per epoch from rng (through minibatches) and nothing else")
+        expect_rng_advanced(draws_after(rng), expected["next"], what, "train draws exactly one permutation per "
+                            "epoch from rng (through minibatches) and nothing else")
+
+    with_helper_notes(student, check)
 
 
 def golden_train(golden, name: str, X, Y, **run):
@@ -244,7 +336,7 @@ def test_minibatches_match_reference(student, golden):
         rng = np.random.default_rng(seed)
         what = f"minibatches({n}, {batch_size}, np.random.default_rng({seed}))"
         found = call_student(student.training.minibatches, what, HINT_MINIBATCHES, n, batch_size, rng)
-        expect_batches(found, expected["batches"], n, batch_size, what)
+        expect_batches(found, expected["batches"], what)
         expect_rng_advanced(draws_after(rng), expected["next"], what, HINT_MINIBATCHES)
 
 
@@ -266,7 +358,7 @@ def test_minibatches_are_one_permutation(student, rng):
             expect_true(counts is not None and len(counts) == n and np.all(counts == 1),
                         f"{what} should contain every index 0..{n - 1} exactly once; found {flat.size} indices, "
                         f"{len(np.unique(flat))} distinct", HINT_MINIBATCHES)
-        expect_batches(found, expected, n, batch_size, what)
+        expect_batches(found, expected, what)
         expect_rng_advanced(draws_after(theirs), draws_after(mine), what, HINT_MINIBATCHES)
 
 
@@ -275,8 +367,6 @@ def test_minibatches_are_one_permutation(student, rng):
 
 @graded(1, visibility="public", oracle="golden", topic="4.1 Complete training pipeline (evaluation)")
 def test_evaluate(student, golden, mnist_sample, tol):
-    from autograder.kit.training import sgd
-
     X_fit, Y_fit = mnist_rows(mnist_sample, 0, 300)
     X, Y = mnist_rows(mnist_sample, 300, 200)
     for name, seed, fit in (("fresh", 21, False), ("trained", 22, True)):
@@ -330,7 +420,9 @@ def test_train_with_clipping(student, golden, mnist_sample, tol):
 
 
 MNIST_SPLIT_SEED = 12345  # the held-out 1,000 digits are always the same; model and shuffles vary with the seed
-MNIST_SETTINGS = {"epochs": 8, "batch_size": 32, "lr": 0.2}
+# Measured on the reference over 200 seeds: held-out accuracy 94.3% on average (std 0.45%), 92.6% at worst;
+# about 2-4 s for the call, single-threaded, in the sandbox on a busy 2-core machine (hence timeout=14).
+MNIST_SETTINGS = {"epochs": 10, "batch_size": 16, "lr": 0.1}
 MNIST_MIN_ACCURACY = 0.90
 
 
@@ -346,9 +438,10 @@ def test_train_mnist_accuracy(student, rng, feedback):
     what = describe("train", model, split.X_train, Y, **MNIST_SETTINGS, rng=rng)
     history = call_student(student.training.train, what, HINT_TRAIN, model, split.X_train, Y, rng=rng,
                            **MNIST_SETTINGS)
-    if isinstance(history, dict):
-        feedback["history"] = {k: [float(v) for v in history.get(k, [])][:50] for k in KEYS
-                               if isinstance(history.get(k), (list, tuple))}
+    if isinstance(history, dict):  # for the feedback report's learning curves (finite numbers only)
+        feedback["history"] = {k: [float(v) if np.isfinite(v) else None for v in history[k]][:50] for k in KEYS
+                               if isinstance(history.get(k), (list, tuple))
+                               and all(isinstance(v, (int, float, np.number)) for v in history[k])}
     expect_true(not np.array_equal(model.W1, before),
                 f"after {what} the model's weights are unchanged: train must update the model it is given "
                 "(model.step), not a copy", HINT_TRAIN)
