@@ -244,9 +244,11 @@ def describe_failure(excinfo) -> tuple[str, str | None]:
     if isinstance(exc, AssertionError) and not isinstance(exc, StudentRaised):
         return f"assertion failed: {exc}", None
     frames = _student_frames(excinfo)
-    text = f"your code raised {type(exc).__name__}: {exc}"
-    if isinstance(exc, StudentRaised):
-        text = f"your code raised {exc.original_type}: {exc}"
+    kind = exc.original_type if isinstance(exc, StudentRaised) else type(exc).__name__
+    if kind == "NotImplementedError":
+        return "not implemented yet: your code still raises NotImplementedError (the stub)" + \
+            ("\n" + frames.rstrip() if frames else ""), None
+    text = f"your code raised {kind}: {exc}"
     return (text + ("\n" + frames.rstrip() if frames else "")), None
 
 

@@ -3,21 +3,20 @@
 A graded test stores small JSON-able data with the ``feedback`` fixture; it
 arrives here as ``TestResult.extra``. Each key below is drawn by one
 function; :func:`figures_for_part` finds the keys in a part's tests and
-returns the figures as HTML snippets, :func:`part_figures` is the same as
-the ``part_extras`` hook of :func:`~autograder.reports.feedback.feedback_html`.
+returns the figures as HTML snippets (:func:`figures_for_test`: one test's),
+:func:`part_figures` is the ``part_extras`` hook of
+:func:`~autograder.reports.feedback.feedback_html`.
 
-=================  ==========================================================================================
-key                value (lists are per layer / parameter / epoch; a number may also be "nan", "inf")
-=================  ==========================================================================================
-``std_per_layer``  ``{"activation": "relu", "series": [{"label": "scale 0.01", "student": [std, ...],
-                   "reference": [std, ...]}, ...]}``, or one series as ``{"student": [...], "reference": [...]}``
-``relative_errors``  ``{"title": "...", "series": {"your gradients vs numerical": {"W1": 3e-10, ...}, ...}}``
-                   (title optional), or one series as ``{"W1": 3e-10, ...}``
-``loss_curves``    ``{"case": "lecture example", "train": [...], "val": [...] or None,
-                   "found": "[HEALTHY]", "expected": "[OVERFITTING]"}``
-``history``        ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}`` (any subset),
-                   with the test's ``held_out_accuracy`` and ``min_accuracy`` (numbers) beside it
-=================  ==========================================================================================
+Keys (lists are per layer / parameter / epoch; a number may also be the text "nan", "inf", "-inf"):
+
+* ``std_per_layer``: ``{"activation": "ReLU, ...", "series": [{"label": "scale 0.01", "student": [std, ...],
+  "reference": [std, ...]}, ...]}``, or one series as ``{"student": [...], "reference": [...]}``.
+* ``relative_errors``: ``{"title": "...", "series": {"your gradients vs numerical": {"W1": 3e-10, ...}, ...}}``
+  (title optional), or one series as ``{"W1": 3e-10, ...}``.
+* ``loss_curves``: ``{"case": "lecture example", "train": [...], "val": [...] or None, "found": "[HEALTHY]",
+  "expected": "[OVERFITTING]"}``.
+* ``history``: ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}`` (any subset),
+  with the same test's ``held_out_accuracy`` and ``min_accuracy`` (numbers) beside it.
 
 Only public tests are drawn: a hidden test's data may hold its inputs or
 expected values, and a hidden test shows its result only. Everything a test
@@ -420,6 +419,24 @@ def _caption(test: TestResult) -> str:
     return f"From the test {test.name} ({verdict})."
 
 
+def figures_for_test(test: TestResult, *, fmt: str = "png") -> list[str]:
+    """The figures of one test, as HTML snippets: none for a hidden test; malformed data is skipped (logged).
+
+    For a feedback page that shows a test's pictures beside its row (see :func:`figures_for_part` for a part's).
+    """
+    if test.visibility != "public" or not isinstance(test.extra, Mapping):
+        return []
+    snippets = []
+    for key in FIGURE_KEYS:
+        if key not in test.extra:
+            continue
+        try:
+            snippets.append(_figure_for(key, test.extra, _caption(test), fmt))
+        except Exception as exc:  # noqa: BLE001 - the student's numbers must never break the report
+            log.warning("no %s figure for %s/%s: %s", key, test.part, test.name, exc)
+    return snippets
+
+
 def figures_for_part(part: str, tests: Iterable[TestResult], *, fmt: str = "png",
                      limit: int = MAX_FIGURES_PER_PART) -> list[str]:
     """The figures of one part's public tests, as HTML snippets (trusted: made here from numbers).
@@ -431,15 +448,11 @@ def figures_for_part(part: str, tests: Iterable[TestResult], *, fmt: str = "png"
     chosen = [t for t in tests if t.part == part and t.visibility == "public" and isinstance(t.extra, Mapping)
               and any(key in t.extra for key in FIGURE_KEYS)]
     chosen.sort(key=lambda t: t.passed)  # stable: failed first, each group in test order
-    snippets = []
+    snippets: list[str] = []
     for test in chosen:
-        for key in FIGURE_KEYS:
-            if key not in test.extra or len(snippets) >= limit:
-                continue
-            try:
-                snippets.append(_figure_for(key, test.extra, _caption(test), fmt))
-            except Exception as exc:  # noqa: BLE001 - the student's numbers must never break the report
-                log.warning("no %s figure for %s/%s: %s", key, part, test.name, exc)
+        if len(snippets) >= limit:
+            break
+        snippets += figures_for_test(test, fmt=fmt)[: limit - len(snippets)]
     return snippets
 
 

@@ -36,6 +36,7 @@ border-bottom:1px solid #eaeef2;vertical-align:top}th{background:#f6f8fa;font-we
 td.num,th.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 .bar{display:inline-block;width:120px;height:.7em;background:#eaeef2;border-radius:3px;vertical-align:middle;
 margin-right:.4em;overflow:hidden}.bar span{display:block;height:100%;background:#2da44e}
+.val{display:inline-block;min-width:4.5em;text-align:right}
 tr.low .bar span{background:#cf222e}tr.mid .bar span{background:#d4a72c}
 .tag{display:inline-block;padding:0 .45em;border-radius:1em;font-size:.78em;font-weight:600;background:#eaeef2;
 color:#57606a}.tag.hidden{background:#ddf4ff;color:#0550ae}.status{display:inline-block;padding:0 .5em;
@@ -88,9 +89,10 @@ def _first_line(text: str, limit: int = 240) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _bar(fraction: float) -> str:
+def _bar(fraction: float, text: str) -> str:
+    """A small horizontal bar for ``fraction``, then ``text`` in a fixed-width box (so bars line up)."""
     width = max(0.0, min(1.0, fraction)) * 100
-    return f'<span class="bar"><span style="width:{width:.1f}%"></span></span>'
+    return f'<span class="bar"><span style="width:{width:.1f}%"></span></span><span class="val">{_e(text)}</span>'
 
 
 def _level(fraction: float) -> str:
@@ -153,7 +155,7 @@ def _parts_table(results: Sequence[StudentResult], part_ids: Sequence[str], titl
         problems = sum(1 for p in graded if p.status not in ("ok", "missing"))
         fraction = mean / max_score
         rows.append(f'<tr class="{_level(fraction)}"><td><code>{_e(pid)}</code> {_e(titles.get(pid, ""))}</td>'
-                    f'<td class="num">{_bar(fraction)}{mean:.1f} / {format_points(max_score)}</td>'
+                    f'<td class="num">{_bar(fraction, f"{mean:.1f} / {format_points(max_score)}")}</td>'
                     f'<td class="num">{full}</td><td class="num">{zero}</td><td class="num">{missing}</td>'
                     f'<td class="num">{problems}</td></tr>')
     return ('<table><thead><tr><th>part</th><th class="num">mean</th><th class="num">full marks</th>'
@@ -171,11 +173,22 @@ def _tests_table(rates: Sequence[PassRate], titles: Mapping[str, str]) -> str:
                         "</th></tr>")
         tag = '<span class="tag hidden">hidden</span>' if rate.visibility != "public" else \
             '<span class="tag">public</span>'
+        bar = _bar(rate.rate, f"{rate.rate:.0%}")
         rows.append(f'<tr class="{_level(rate.rate)}"><td>{_e(rate.name)} {tag}</td>'
-                    f'<td class="num">{format_points(rate.max_points)}</td><td class="num">{_bar(rate.rate)}'
-                    f'{rate.rate:.0%}</td><td class="num">{rate.passed} / {rate.graded}</td></tr>')
+                    f'<td class="num">{format_points(rate.max_points)}</td><td class="num">{bar}</td>'
+                    f'<td class="num">{rate.passed} / {rate.graded}</td></tr>')
     return ('<table><thead><tr><th>test</th><th class="num">points</th><th class="num">pass rate</th>'
             '<th class="num">passed / submitted</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
+
+
+def _hardest(rates: Sequence[PassRate], count: int = 8) -> str:
+    """The tests with the lowest pass rates: a hard test, or one to look at again."""
+    lowest = sorted((r for r in rates if r.graded), key=lambda r: r.rate)[:count]
+    if not lowest or lowest[0].rate >= 1.0:
+        return ""
+    items = "".join(f"<li><code>{_e(r.part)}</code> {_e(r.name)}{' (hidden)' if r.visibility != 'public' else ''}: "
+                    f"{r.rate:.0%} ({r.passed} / {r.graded})</li>" for r in lowest if r.rate < 1.0)
+    return f"<p>Lowest pass rates:</p><ol>{items}</ol>"
 
 
 def _problems_table(results: Sequence[StudentResult], link) -> str:
@@ -230,6 +243,7 @@ def summary_html(results: Iterable[StudentResult], *, title: str = "Grading summ
             return f"<code>{_e(student)}</code>"
         return f'<a href="{_e(feedback_dir)}/{quote(student)}.html"><code>{_e(student)}</code></a>'
 
+    rates = pass_rates(results, part_ids)
     isolations = sorted({r.isolation for r in results if r.isolation})
     body = [f"<h1>{_e(title)}</h1>",
             f'<p class="meta">Grading summary for the instructor &middot; isolation: '
@@ -243,7 +257,7 @@ def summary_html(results: Iterable[StudentResult], *, title: str = "Grading summ
              "<h2>Students whose code could not be fully graded</h2>", _problems_table(results, link),
              "<h2>Pass rate per test</h2>",
              '<p class="meta">Among the students who submitted the part. Red: under 50%; amber: under 80%.</p>',
-             _tests_table(pass_rates(results, part_ids), titles),
+             _hardest(rates), _tests_table(rates, titles),
              "<h2>All students</h2>", _students_table(results, part_ids, link)]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
