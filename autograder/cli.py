@@ -56,6 +56,29 @@ def _parser() -> argparse.ArgumentParser:
                        help="students graded at once (default: the number of CPUs)")
     grade.add_argument("--allow-unisolated", action="store_true",
                        help="grade even where the sandbox cannot be set up (student code then runs unisolated)")
+    grade.add_argument("--nbgrader-csv", metavar="FILE", default=None,
+                       help="also write the grades as `nbgrader export` does (its columns) to FILE")
+    grade.add_argument("--nbgrader-gradebook", metavar="COURSE_DIR", default=None,
+                       help="also enter the grades into the nbgrader gradebook of COURSE_DIR (written by "
+                            "`autograder export nbgrader`, after `nbgrader generate_assignment`)")
+    grade.add_argument("--duedate", metavar="TEXT", default=None, help="the duedate column of --nbgrader-csv")
+
+    export = commands.add_parser("export", parents=[common], help="write files for Gradescope or nbgrader")
+    targets = export.add_subparsers(dest="target", metavar="TARGET", required=True)
+    gradescope = targets.add_parser("gradescope", parents=[common], help="a Gradescope autograder zip",
+                                    description="Write a Gradescope autograder: setup.sh, run_autograder, the "
+                                                "engine, the reference and the suites (public and hidden).")
+    gradescope.add_argument("out", metavar="OUT.zip", help="the zip to write")
+    gradescope.add_argument("--hidden-visibility", default="after_published",
+                            choices=("hidden", "after_due_date", "after_published", "visible"),
+                            help="when students see the hidden tests' verdicts (default: after_published)")
+    gradescope.add_argument("--require-sandbox", action="store_true",
+                            help="refuse to grade where Gradescope's container cannot run bubblewrap (default: "
+                                 "fall back to unprivileged worker processes, recorded in each result)")
+    nbgrader = targets.add_parser("nbgrader", parents=[common], help="an nbgrader course folder",
+                                  description="Write an nbgrader course: nbgrader_config.py, source/<assignment>/ "
+                                              "(instructor notebooks and the .py stubs, never solutions).")
+    nbgrader.add_argument("out", metavar="DIR", help="the nbgrader course folder")
 
     release = commands.add_parser("release", parents=[common], help="write the student handout")
     release.add_argument("out", metavar="OUT", help="the handout folder to write")
@@ -246,6 +269,43 @@ def _cmd_grade(course: Course, args) -> int:
         task = bar.add_task("grading", total=len(plan.to_grade))
         outcome = run_batch(plan, n_jobs=args.jobs, progress=lambda result: bar.advance(task))
     _print_grade_summary(course, outcome)
+    _write_nbgrader(course, args, outcome)
+    return EXIT_OK
+
+
+def _write_nbgrader(course: Course, args, outcome) -> None:
+    """``--nbgrader-csv`` and ``--nbgrader-gradebook``: the batch's grades for nbgrader users."""
+    if not (args.nbgrader_csv or args.nbgrader_gradebook):
+        return
+    from autograder.integrations.nbgrader import nbgrader_export_rows, submission_timestamps, write_gradebook
+
+    timestamps = submission_timestamps(Path(args.submissions), course.assignment)
+    if args.nbgrader_csv:
+        Path(args.nbgrader_csv).write_text(nbgrader_export_rows(outcome.results, course.assignment, args.duedate,
+                                                                timestamps=timestamps), encoding="utf-8")
+        _console().print(f"wrote {args.nbgrader_csv} (nbgrader export columns)", markup=False)
+    if args.nbgrader_gradebook:
+        written = write_gradebook(Path(args.nbgrader_gradebook), outcome.results, course, timestamps=timestamps)
+        _console().print(f"entered {len(written)} student(s) into the nbgrader gradebook of "
+                         f"{args.nbgrader_gradebook}", markup=False)
+
+
+# ---------------------------------------------------------------- export
+
+
+def _cmd_export(course: Course, args) -> int:
+    if args.target == "gradescope":
+        from autograder.integrations.gradescope_export import export_gradescope
+
+        written = export_gradescope(course, Path(args.out), hidden_visibility=args.hidden_visibility,
+                                    isolation="require" if args.require_sandbox else "prefer")
+        _console().print(f"Gradescope autograder written to {written}", markup=False)
+        return EXIT_OK
+    from autograder.integrations.nbgrader import write_nbgrader_course
+
+    written = write_nbgrader_course(course, Path(args.out))
+    _console().print(f"nbgrader course written to {written}; next: cd {written} && nbgrader generate_assignment "
+                     f"{course.assignment}", markup=False)
     return EXIT_OK
 
 
@@ -351,7 +411,8 @@ def _cmd_validate(course: Course, args) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"check": _cmd_check, "grade": _cmd_grade, "release": _cmd_release, "validate": _cmd_validate}
+_COMMANDS = {"check": _cmd_check, "grade": _cmd_grade, "release": _cmd_release, "validate": _cmd_validate,
+             "export": _cmd_export}
 
 
 if __name__ == "__main__":

@@ -39,11 +39,14 @@ from autograder.errors import IsolationUnavailable
 from autograder.grading import engine
 from autograder.grading.threads import limit_native_threads
 from autograder.reports import feedback_html, feedback_markdown, grades_csv, gradescope_results
+from autograder.reports.figures import part_figures
+from autograder.reports.summary import summary_html
 from autograder.results import StudentResult
 from autograder.submissions import Entry, Staged, find_entries, stage
 
 STATE_SCHEMA = 1
 GRADES_FILE = "grades.csv"
+SUMMARY_FILE = "summary.html"
 _MAX_PAYLOAD = 64 * 2**20
 _INTERNAL = "internal error"
 
@@ -173,7 +176,7 @@ def write_reports(course: Course, out: Path, result: StudentResult) -> None:
     write_atomic(out / "feedback" / f"{result.student}.md",
                  feedback_markdown(result, title=course.name, part_titles=titles))
     write_atomic(out / "feedback" / f"{result.student}.html",
-                 feedback_html(result, title=course.name, part_titles=titles))
+                 feedback_html(result, title=course.name, part_titles=titles, part_extras=part_figures))
 
 
 def _write_state(out: Path, job: Job, graded: Graded) -> None:
@@ -394,7 +397,10 @@ def run_batch(plan: BatchPlan, *, n_jobs: int | None = None, progress: Progress 
         write_reports(course, out, result)  # cheap, and repairs a run killed between a state file and its reports
     results = [graded[e.student].result if e.student in graded else plan.resumed[e.student] for e in plan.entries]
     csv_path = out / GRADES_FILE
-    write_atomic(csv_path, grades_csv(_results_from_states(plan, results), PART_IDS))
+    final = _results_from_states(plan, results)
+    write_atomic(csv_path, grades_csv(final, PART_IDS))
+    write_atomic(out / SUMMARY_FILE, summary_html(final, title=course.name,
+                                                  part_titles={pid: p.title for pid, p in course.parts.items()}))
     shutil.rmtree(out / ".work", ignore_errors=True)
     return BatchOutcome(out=out, results=sorted(results, key=lambda r: r.student),
                         graded=sorted(graded), resumed=sorted(plan.resumed), internal_errors=internal,

@@ -25,7 +25,7 @@ class GraderMLP:
         sizes = [int(d) for d in layer_sizes]
         if len(sizes) != 4 or min(sizes) < 1:
             raise ValueError(f"layer_sizes must be four positive ints, got {layer_sizes!r}")
-        for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False), start=1):
             setattr(self, f"W{k}", rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out)))
             setattr(self, f"b{k}", np.zeros((1, fan_out)))
 
