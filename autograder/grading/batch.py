@@ -168,6 +168,11 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(scratch, path)
 
 
+def _report_paths(out: Path, student: str) -> tuple[Path, ...]:
+    return (out / "results" / f"{student}.json", out / "feedback" / f"{student}.md",
+            out / "feedback" / f"{student}.html")
+
+
 def write_reports(course: Course, out: Path, result: StudentResult) -> None:
     """``results/<id>.json`` and ``feedback/<id>.md|.html`` for one student."""
     titles = {pid: part.title for pid, part in course.parts.items()}
@@ -394,7 +399,8 @@ def run_batch(plan: BatchPlan, *, n_jobs: int | None = None, progress: Progress 
         if outcome.watchdog:
             watchdog[student] = outcome.watchdog
     for result in plan.resumed.values():
-        write_reports(course, out, result)  # cheap, and repairs a run killed between a state file and its reports
+        if not all(path.is_file() for path in _report_paths(out, result.student)):
+            write_reports(course, out, result)  # repairs a run killed between a state file and its reports
     results = [graded[e.student].result if e.student in graded else plan.resumed[e.student] for e in plan.entries]
     csv_path = out / GRADES_FILE
     final = _results_from_states(plan, results)
