@@ -647,7 +647,7 @@ def test_gradients_values(student, golden, tol):
 
 
 @graded(1, visibility="public", oracle="property", topic=TOPIC_GRADCHECK)
-def test_gradients_match_numerical(student, rng):
+def test_gradients_match_numerical(student, rng, feedback):
     sizes, m = (5, 4, 3, 3), 6
     params, X, Y = draw_problem(sizes, m, rng)
     model = new_model(student.backprop, sizes)
@@ -657,6 +657,8 @@ def test_gradients_match_numerical(student, rng):
                                          what=what)
     set_params(model, params)
     numeric = harness_numerical_gradients(model, params, X, Y)
+    feedback["relative_errors"] = {"series": {"your gradients vs central differences": {
+        name: cs231n_relative_error(analytic[name], numeric[0][name]) for name in PARAMS}}}
     expect_matches_numerical(analytic, numeric, what=what, m=m)
 
 
@@ -891,12 +893,15 @@ HINT_GRADCHECK = ("for each parameter name: numeric = numerical_gradient(lambda 
 
 
 @graded(1, visibility="public", oracle="property", topic=TOPIC_GRADCHECK)
-def test_gradient_check_finds_planted_bug(student):
+def test_gradient_check_finds_planted_bug(student, feedback):
     sizes, params, X, Y = gradient_check_problem()
     gc = student.backprop.gradient_check
     good = kit_model(GraderMLP, sizes, params)
     what = "gradient_check(model, X, Y) on the grader's correct 5-6-4-3 network"
     errors = expect_check_result(gc(good, X.copy(), Y.copy()), what=what)
+    series = {"correct network": errors}
+    feedback["relative_errors"] = {"title": "What your gradient_check reports on the grader's networks",
+                                   "series": series}
     for name in PARAMS:
         expect_true(0.0 <= errors[name] < 1e-6,
                     f"{what} reports relative error {errors[name]:.3g} for {name}; the network is correct, so the "
@@ -908,6 +913,7 @@ def test_gradient_check_finds_planted_bug(student):
     broken = kit_model(BrokenMLP, sizes, params)
     what = "gradient_check(model, X, Y) on the grader's network that forgets layer 1's ReLU mask in backprop"
     errors = expect_check_result(gc(broken, X.copy(), Y.copy()), what=what)
+    series["network without layer 1's ReLU mask"] = errors
     for name in ("W1", "b1"):
         expect_true(errors[name] > 1e-2,
                     f"{what} reports relative error {errors[name]:.3g} for {name}: this gradient is wrong, and "

@@ -143,13 +143,29 @@ def hint_for(expected_names, found_names, default: str) -> str:
     return by_check[differing[0]]
 
 
-def check_cases(student, cases, expected_for, hint: str) -> None:
-    """Diagnose every ``(case, train, val)``; ``expected_for(case, train, val)`` gives the right list."""
+def curves_for_picture(case: str, train, val, found, expected, aliases=None) -> dict:
+    """The feedback picture's data for one case: the curves ("nan"/"inf" as text) and both diagnoses by name."""
+    def numbers(values):
+        return [float(v) if math.isfinite(float(v)) else str(float(v)) for v in list(values)[:200]]
+
+    return {"case": case, "train": numbers(train), "val": None if val is None else numbers(val),
+            "found": names_of(found, aliases)[:200], "expected": names_of(expected)[:200]}
+
+
+def check_cases(student, cases, expected_for, hint: str, feedback: dict | None = None) -> None:
+    """Diagnose every ``(case, train, val)``; ``expected_for(case, train, val)`` gives the right list.
+
+    With ``feedback`` (public tests), the first case diagnosed wrongly is kept for the feedback picture.
+    """
     aliases = message_aliases(student)
     for case, train, val in cases:
         expected = expected_for(case, train, val)
         found = call_student(student, train, val, case, hint)
+        if feedback is not None:
+            feedback["loss_curves"] = curves_for_picture(case, train, val, found, expected, aliases)
         expect_messages(found, expected, train, val, case, hint, aliases)
+    if feedback is not None:
+        feedback.pop("loss_curves", None)  # every case right: no picture needed
 
 
 def golden_answers(golden, group: str):
@@ -180,9 +196,11 @@ def ramp(start: float, step: float, n: int) -> list[float]:
 
 
 @graded(1, visibility="public", oracle="golden", topic="3.1 Common problems: overfitting")
-def test_lecture_example(student, golden):
+def test_lecture_example(student, golden, feedback):
     expected = golden("debugging/lecture_example", lambda ref: ref.debugging.debug_training(LECTURE_TRAIN, LECTURE_VAL))
     found = call_student(student, LECTURE_TRAIN, LECTURE_VAL, "lecture example", HINT_OVERFITTING)
+    feedback["loss_curves"] = curves_for_picture("lecture example", LECTURE_TRAIN, LECTURE_VAL, found, expected,
+                                                 message_aliases(student))
     expect_messages(found, expected, LECTURE_TRAIN, LECTURE_VAL, "lecture example",
                     "compare the last validation loss with the best one, not the first", message_aliases(student))
 
@@ -204,7 +222,7 @@ def test_message_constants(student):
 
 
 @graded(0.5, visibility="public", oracle="golden", topic="3.1 Common problems and solutions")
-def test_accepts_lists_tuples_and_arrays(student, golden):
+def test_accepts_lists_tuples_and_arrays(student, golden, feedback):
     healthy = [2.0, 1.5, 1.1, 0.9]
     overfit_train, overfit_val = [2.0, 1.0, 0.5, 0.4], [1.5, 1.0, 1.2]
     cases = [
@@ -218,7 +236,7 @@ def test_accepts_lists_tuples_and_arrays(student, golden):
         ("rising tuple", (1.0, 1.2, 1.5), None),
     ]
     check_cases(student, cases, golden_answers(golden, "types"),
-                "a history may be a list, a tuple or a numpy array: index it, or convert it with np.asarray")
+                "a history may be a list, a tuple or a numpy array: index it, or convert it with np.asarray", feedback)
 
 
 @graded(0.5, visibility="public", oracle="property", topic="3.1 Common problems and solutions")
@@ -233,7 +251,7 @@ def test_empty_history_raises(student):
 
 
 @graded(1, visibility="public", oracle="golden", topic="3.1 Common problems: loss not decreasing")
-def test_not_decreasing(student, golden):
+def test_not_decreasing(student, golden, feedback):
     cases = [
         ("falling", [1.0, 0.8, 0.6], None),
         ("rising", [1.0, 1.2, 1.5], None),
@@ -251,11 +269,11 @@ def test_not_decreasing(student, golden):
         ("first is nan", [NAN, 0.5, 0.6], None),
         ("first is -inf", [-INF, 0.5, 0.6], None),
     ]
-    check_cases(student, cases, golden_answers(golden, "not_decreasing"), HINT_NOT_DECREASING)
+    check_cases(student, cases, golden_answers(golden, "not_decreasing"), HINT_NOT_DECREASING, feedback)
 
 
 @graded(1, visibility="public", oracle="golden", topic="3.1 Common problems: loss is NaN or Inf")
-def test_non_finite_losses(student, golden):
+def test_non_finite_losses(student, golden, feedback):
     falling = [2.0, 1.5, 1.2, 1.0, 0.9]
     cases = [
         ("nan in the middle", [2.0, 1.5, NAN, 1.0, 0.9], None),
@@ -273,11 +291,11 @@ def test_non_finite_losses(student, golden):
         ("val overfits, train ends with nan", [2.0, 1.5, 1.2, NAN], [1.0, 0.8, 1.5]),
         ("val overfits, train starts with inf", [INF, 1.5, 1.2, 1.0], [1.0, 0.8, 1.5]),
     ]
-    check_cases(student, cases, golden_answers(golden, "non_finite"), HINT_NON_FINITE)
+    check_cases(student, cases, golden_answers(golden, "non_finite"), HINT_NON_FINITE, feedback)
 
 
 @graded(1, visibility="public", oracle="golden", topic="3.1 Common problems: loss plateaus")
-def test_plateau_window(student, golden):
+def test_plateau_window(student, golden, feedback):
     flat10 = ramp(0.5, 1e-4, 10)  # falling, std 2.9e-4
     flat9 = ramp(0.5, 1e-4, 9)
     cases = [
@@ -294,11 +312,11 @@ def test_plateau_window(student, golden):
         ("nan at the start, 10 flat after", [NAN] + flat10, None),
         ("flat array", np.array([1.0, 0.8] + flat10), None),
     ]
-    check_cases(student, cases, golden_answers(golden, "plateau_window"), HINT_PLATEAU)
+    check_cases(student, cases, golden_answers(golden, "plateau_window"), HINT_PLATEAU, feedback)
 
 
 @graded(1, visibility="public", oracle="golden", topic="3.1 Common problems: loss plateaus")
-def test_plateau_threshold(student, golden):
+def test_plateau_threshold(student, golden, feedback):
     # alternating(c, s) has a population std of s; the sample std (ddof=1) would be s * 1.054.
     cases = [
         ("std 0.9999e-3 (just below)", [2.0, 1.0] + alternating(0.5, 0.9999e-3), None),
@@ -310,11 +328,11 @@ def test_plateau_threshold(student, golden):
         ("ramp with std 1.05e-3", ramp(0.8, 1.05e-3 / 2.8722813232690143, 10), None),
         ("std just below, negative losses", [1.0, 0.0] + alternating(-0.5, 0.9999e-3), None),
     ]
-    check_cases(student, cases, golden_answers(golden, "plateau_threshold"), HINT_PLATEAU)
+    check_cases(student, cases, golden_answers(golden, "plateau_threshold"), HINT_PLATEAU, feedback)
 
 
 @graded(1, visibility="public", oracle="golden", topic="3.1 Common problems: overfitting")
-def test_overfitting_margin(student, golden):
+def test_overfitting_margin(student, golden, feedback):
     fell = [2.0, 1.0, 0.5, 0.4]
     cases = [
         ("10.0001% above the best", fell, [1.5, 1.0, 1.100001]),
@@ -332,11 +350,11 @@ def test_overfitting_margin(student, golden):
         ("training loss ends where it started", [0.4, 0.3, 0.4], [1.5, 1.0, 1.5]),
         ("no validation history", fell, None),
     ]
-    check_cases(student, cases, golden_answers(golden, "overfitting"), HINT_OVERFITTING)
+    check_cases(student, cases, golden_answers(golden, "overfitting"), HINT_OVERFITTING, feedback)
 
 
 @graded(0.5, visibility="public", oracle="golden", topic="3.1 Common problems: overfitting")
-def test_validation_lengths(student, golden):
+def test_validation_lengths(student, golden, feedback):
     long_train = [3.0, 2.5, 2.0, 1.6, 1.3, 1.1, 1.0, 0.9, 0.85, 0.8, 0.78, 0.76]
     cases = [
         ("val of length 1", [2.0, 1.0], [5.0]),
@@ -348,11 +366,11 @@ def test_validation_lengths(student, golden):
         ("3 train, 12 val, overfitting", [2.0, 1.5, 1.0], long_train[::-1]),
         ("1 train, 3 val", [1.0], [1.0, 0.5, 2.0]),
     ]
-    check_cases(student, cases, golden_answers(golden, "lengths"), HINT_OVERFITTING)
+    check_cases(student, cases, golden_answers(golden, "lengths"), HINT_OVERFITTING, feedback)
 
 
 @graded(0.5, visibility="public", oracle="golden", topic="3.1 Common problems and solutions")
-def test_message_order(student, golden):
+def test_message_order(student, golden, feedback):
     flat10 = ramp(0.5, 1e-4, 10)
     cases = [
         ("not decreasing + nan + plateau", [0.5, NAN] + [0.5] * 10, None),
@@ -361,4 +379,4 @@ def test_message_order(student, golden):
         ("not decreasing + plateau", [0.1] + [0.5] * 10, None),
         ("not decreasing + nan", [1.0, NAN, 2.0], [1.0, 0.5, 1.0]),
     ]
-    check_cases(student, cases, golden_answers(golden, "order"), HINT_ORDER)
+    check_cases(student, cases, golden_answers(golden, "order"), HINT_ORDER, feedback)

@@ -349,16 +349,32 @@ def test_simulate_forward_returns_one_dict_per_layer(student, rng):
 LECTURE_SCALES = (0.01, 0.1, 1.0, 2.0)
 
 
+def stds_for_picture(stats) -> list:
+    """Each layer's ``"std"`` from a ``simulate_forward`` result, for the feedback picture ("nan" where unusable)."""
+    values = []
+    for entry in stats[:50] if isinstance(stats, list) else []:
+        try:
+            value = float(entry["std"])
+        except (TypeError, KeyError, ValueError):
+            value = math.nan
+        values.append(value if math.isfinite(value) else str(value))
+    return values
+
+
 @graded(1, visibility="public", oracle="golden", topic=TOPIC_WHY)
-def test_simulate_forward_lecture_scales(student, golden, tol):
+def test_simulate_forward_lecture_scales(student, golden, tol, feedback):
     """The lecture's experiment (10 ReLU layers of 256 units, batch 1) for scales 0.01, 0.1, 1.0, 2.0, fixed seeds."""
     expected = golden("initializers/simulate_forward/lecture_scales", lambda ref: [
         ref.initializers.simulate_forward(10, scale, rng=np.random.default_rng(1401 + i))
         for i, scale in enumerate(LECTURE_SCALES)])
+    found = [student.initializers.simulate_forward(10, scale, rng=np.random.default_rng(1401 + i))
+             for i, scale in enumerate(LECTURE_SCALES)]
+    feedback["std_per_layer"] = {"activation": "ReLU, 10 layers of 256 units", "series": [
+        {"label": f"scale {scale}", "student": stds_for_picture(found[i]), "reference": stds_for_picture(expected[i])}
+        for i, scale in enumerate(LECTURE_SCALES)]}
     for i, scale in enumerate(LECTURE_SCALES):
-        found = student.initializers.simulate_forward(10, scale, rng=np.random.default_rng(1401 + i))
-        expect_stats(found, expected[i], what=f"simulate_forward(10, {scale}, rng=np.random.default_rng({1401 + i}))",
-                     rtol=tol.rtol)
+        expect_stats(found[i], expected[i],
+                     what=f"simulate_forward(10, {scale}, rng=np.random.default_rng({1401 + i}))", rtol=tol.rtol)
 
 
 SMALL_NET = {"n_neurons": 64, "batch_size": 4}

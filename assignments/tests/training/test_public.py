@@ -447,6 +447,7 @@ def test_train_mnist_accuracy(student, rng, feedback):
                 "(model.step), not a copy", HINT_TRAIN)
     held_out = float(np.mean(np.argmax(model.forward(split.X_test), axis=1) == split.y_test))
     feedback["held_out_accuracy"] = held_out
+    feedback["min_accuracy"] = MNIST_MIN_ACCURACY
     expect_true(held_out >= MNIST_MIN_ACCURACY,
                 f"after {what} on 4,000 real MNIST digits, the model classifies {held_out:.1%} of 1,000 held-out "
                 f"digits correctly; at least {MNIST_MIN_ACCURACY:.0%} expected (a correct train reaches about 94% "
