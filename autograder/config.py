@@ -7,6 +7,7 @@ the file and the dotted key.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,3 +202,33 @@ def load_course(path: str | os.PathLike | None = None) -> Course:
         seed=tables["seeds"]["base"],
         parts=parts,
     )
+
+
+_PATH_LINE = re.compile(r"""^(?P<key>\w+)\s*=\s*"[^"]*"\s*(?:#.*)?$""")
+
+
+def rewrite_paths(text: str, paths: dict[str, tuple[str, str | None]]) -> tuple[str, list[str]]:
+    """``course.toml`` text with entries of its ``[paths]`` table replaced, everything else kept as it is.
+
+    Args:
+        text: the file's text.
+        paths: key -> (new value, comment to put after it or ``None``).
+
+    Returns:
+        ``(new text, keys of paths that [paths] lacks)``.
+    """
+    lines = text.split("\n")
+    table = None
+    replaced = set()
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            table = stripped
+            continue
+        match = _PATH_LINE.match(stripped)
+        if table == "[paths]" and match and match["key"] in paths:
+            value, comment = paths[match["key"]]
+            entry = f'{match["key"]} = "{value}"'
+            lines[index] = f"{entry:<34}# {comment}" if comment else entry
+            replaced.add(match["key"])
+    return "\n".join(lines), sorted(set(paths) - replaced)

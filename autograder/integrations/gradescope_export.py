@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shlex
 import zipfile
 from pathlib import Path
 
 from autograder import PART_IDS, __version__
+from autograder.config import rewrite_paths
 from autograder.integrations import IntegrationError
 
 SETTINGS_FILE = "gradescope.json"
@@ -45,7 +45,6 @@ STATUSES = ("passed", "failed")
 ISOLATION_POLICIES = ("require", "prefer")
 # A fixed time for every zip entry: the same course gives the same bytes.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
-_PATH_LINE = re.compile(r"""^(?P<key>\w+)\s*=\s*"[^"]*"\s*(?:#.*)?$""")
 
 
 # ---------------------------------------------------------------- the scripts
@@ -169,22 +168,10 @@ def course_toml_for_zip(text: str) -> str:
     Raises:
         IntegrationError: ``[paths]`` lacks one of them.
     """
-    lines = text.split("\n")
-    table = None
-    replaced = set()
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            table = stripped
-            continue
-        match = _PATH_LINE.match(stripped)
-        if table == "[paths]" and match and match["key"] in COURSE_PATHS:
-            lines[index] = f'{match["key"]} = "{COURSE_PATHS[match["key"]]}"'
-            replaced.add(match["key"])
-    missing = sorted(set(COURSE_PATHS) - replaced)
+    rewritten, missing = rewrite_paths(text, {key: (value, None) for key, value in COURSE_PATHS.items()})
     if missing:
         raise IntegrationError(f"course.toml: [paths] lacks {', '.join(missing)}")
-    return "\n".join(lines)
+    return rewritten
 
 
 def _tree(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:

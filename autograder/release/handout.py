@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from autograder import PART_IDS
-from autograder.config import COURSE_FILE, load_course
+from autograder.config import COURSE_FILE, load_course, rewrite_paths
 from autograder.release.errors import ReleaseError
 from autograder.release.notebooks import build_source_notebook, notebook_text, student_notebook
 from autograder.release.stubs import stub_digest, write_stub
@@ -43,7 +43,6 @@ HANDOUT_PATHS = {
     "notebooks": (".", "the notebooks sit beside the .py files"),
 }
 _HIDDEN = re.compile(r"""visibility\s*=\s*["']hidden["']|^\s*(?:from|import)\s+[\w.]*test_hidden""")
-_PATH_LINE = re.compile(r"""^(?P<key>\w+)\s*=\s*"[^"]*"\s*(?:#.*)?$""")
 
 
 def public_suites(course) -> dict[str, Path]:
@@ -100,24 +99,10 @@ def handout_course_toml(text: str, path) -> str:
     Raises:
         ReleaseError: when ``[paths]`` lacks one of those keys.
     """
-    lines = text.split("\n")
-    table = None
-    replaced = set()
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            table = stripped
-            continue
-        match = _PATH_LINE.match(stripped)
-        if table == "[paths]" and match and match["key"] in HANDOUT_PATHS:
-            value, comment = HANDOUT_PATHS[match["key"]]
-            entry = f'{match["key"]} = "{value}"'
-            lines[index] = f"{entry:<34}# {comment}"
-            replaced.add(match["key"])
-    missing = sorted(set(HANDOUT_PATHS) - replaced)
+    rewritten, missing = rewrite_paths(text, HANDOUT_PATHS)
     if missing:
         raise ReleaseError(path, None, f"[paths] lacks {', '.join(missing)}")
-    return "\n".join(lines)
+    return rewritten
 
 
 def _readme(course) -> str:
