@@ -147,7 +147,7 @@ def grade_submission(root: Path, *, settings: dict | None = None, isolation: str
     policy = isolation or settings["isolation"]
     result = grade_student(course, submission_entry(root / "submission"), visibility="all",
                            isolation_policy=policy)
-    doc = apply_visibility(gradescope_results(result), result, settings)
+    doc = apply_visibility(gradescope_results(result, timing=True), result, settings)
     metadata = read_metadata(root)
     if metadata.get("id") is not None:
         doc["extra_data"]["submission_id"] = str(metadata["id"])
