@@ -23,12 +23,14 @@ Tolerances and the reasons for them are in test_public.py's docstring. Here:
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
 from autograder.harness import (
     expect_array,
     expect_equal,
+    expect_raises,
     expect_scalar,
     expect_true,
     fail,
@@ -48,6 +50,7 @@ from .test_public import (
     TOPIC_BACKWARD,
     TOPIC_FORWARD,
     TOPIC_GRADCHECK,
+    TOPIC_INIT,
     TOPIC_LOSS,
     cs231n_relative_error,
     describe_sizes,
@@ -107,10 +110,40 @@ def gradient_cases(rng):
     return cases
 
 
+# ================================================================ construction
+
+
+@graded(0.5, visibility="hidden", oracle="property", topic=TOPIC_INIT)
+def test_layer_sizes_non_integral_and_width_one(student):
+    """A size that is not an integer (128.5) raises ValueError; a layer of width 1 is a positive int and is accepted."""
+    for bad in ((784, 128.5, 64, 10), (6, 5, 4, 2.5), (0.5, 4, 3, 2)):
+        expect_raises(ValueError, partial(student.backprop.MNISTClassifier, bad, rng=np.random.default_rng(0)),
+                      what=f"MNISTClassifier(layer_sizes={bad})",
+                      hint="layer_sizes must be four positive ints: a size with a fractional part is not an int; "
+                           "check it first and raise ValueError")
+    for sizes in ((3, 1, 2, 1), (1, 1, 1, 1), (1, 4, 1, 3)):
+        what = describe_sizes(sizes)
+        try:
+            model = student.backprop.MNISTClassifier(sizes, rng=np.random.default_rng(0))
+        except Exception as exc:
+            if getattr(exc, "status", "ok") != "ok":  # timeouts and crashes are reported as such
+                raise
+            fail(f"{what} raised {getattr(exc, 'original_type', '') or type(exc).__name__}: {exc}\n"
+                 "  expected: a model (1 is a positive int, so a layer of width 1 is allowed)",
+                 "reject sizes below 1 (d < 1), not sizes of 1")
+        params = read_params(model, what=what)
+        for k in (1, 2, 3):
+            expected = {f"W{k}": (sizes[k - 1], sizes[k]), f"b{k}": (1, sizes[k])}
+            for name, shape in expected.items():
+                expect_true(params[name].shape == shape,
+                            f"{what}.{name} has the wrong shape.\n  expected shape: {shape}\n"
+                            f"  found shape:    {params[name].shape}")
+
+
 # ================================================================ values against the reference
 
 
-@graded(2, visibility="hidden", oracle="reference", topic=TOPIC_BACKWARD)
+@graded(1.5, visibility="hidden", oracle="reference", topic=TOPIC_BACKWARD)
 def test_gradients_match_reference(student, reference, rng, tol):
     for label, sizes, params, X, Y in gradient_cases(rng):
         expected = reference_gradients(reference, sizes, params, X, Y)

@@ -2,7 +2,10 @@
 
 Tolerances as in test_public.py (see its docstring). Random gradients come
 from the per-test ``rng``; the global-clipping cases keep the global norm at
-2 or more so that ``1e-6 / total`` stays within the allowed 1e-6 relative.
+2 or more so that ``1e-6 / total`` stays within the allowed 1e-6 relative,
+except ``test_clip_by_global_norm_small_gradients``, whose norms below 1 are
+compared to ``rescaled_rtol`` (1e-6 + 1e-6 / total) so that the ``+ 1e-6``
+of the coefficient shows (found by the mutation audit, docs/mutation-audit.md).
 """
 from functools import partial
 
@@ -100,7 +103,7 @@ def test_clip_by_norm_agrees_with_reference(student, reference, rng, tol):
                             tol=tol, hint=HINT_NORM_CLIP)
 
 
-@graded(1.5, visibility="hidden", oracle="reference", topic=TOPIC)
+@graded(1, visibility="hidden", oracle="reference", topic=TOPIC)
 def test_clip_by_global_norm_agrees_with_reference(student, reference, rng, tol):
     """clip_by_global_norm below, at and above the threshold, far above it (max_norm 0.01), and for one array."""
     cases = [with_global_norm(random_grads(rng, n), 2.0, 200.0, rng) for n in (1, 2, 4)]
@@ -115,6 +118,30 @@ def test_clip_by_global_norm_agrees_with_reference(student, reference, rng, tol)
                           atol=tol.atol, hint=HINT_GLOBAL)
             expect_grads(clipped, expected, what=f"the clipped dict of {what}", rtol=rescaled_rtol(tol, total),
                          atol=tol.atol, hint=global_clip_hint(clipped, grads, max_norm))
+
+
+@graded(0.5, visibility="hidden", oracle="reference", topic=TOPIC)
+def test_clip_by_global_norm_small_gradients(student, reference, rng, tol):
+    """Global norms from 0.02 to 0.5 clipped to max_norm 0.01 and to half the norm: coef = max_norm / (total + 1e-6).
+
+    Below a global norm of 1 the 1e-6 matters: leaving it out changes the
+    coefficient by the factor 1 + 1e-6 / total, which the tolerance allows
+    (``rescaled_rtol``: 1e-6 + 1e-6 / total); subtracting it instead
+    (``total - 1e-6``) changes it twice as much and does not pass.
+    """
+    for n_arrays in (1, 3, 4):
+        grads = with_global_norm(random_grads(rng, n_arrays), 0.02, 0.5, rng)
+        total = exact_global_norm(grads)
+        for max_norm in (0.01, total / 2.0):
+            what = f"clip_by_global_norm(grads, {max_norm:.6g}) on {describe(grads)}"
+            expected, expected_total = reference.clipping.clip_by_global_norm(copy_grads(grads), max_norm)
+            clipped, found_total = unpack_global(student.clipping.clip_by_global_norm(copy_grads(grads), max_norm),
+                                                 what=what)
+            expect_scalar(found_total, expected_total, what=f"the norm returned by {what}", rtol=tol.rtol,
+                          atol=tol.atol, hint=HINT_GLOBAL)
+            expect_grads(clipped, expected, what=f"the clipped dict of {what}", rtol=rescaled_rtol(tol, total),
+                         atol=tol.atol, hint=global_clip_hint(clipped, grads, max_norm)
+                         + " (with small gradients the + 1e-6 in the denominator shows: it is added, not subtracted)")
 
 
 @graded(1, visibility="hidden", oracle="property", topic=TOPIC)

@@ -4,7 +4,9 @@ Each test draws a few hundred curves from the ``rng`` fixture (a new sample
 for every ``--seed-offset``). Curves that sit near a threshold keep a relative
 distance of at least 1e-4 (plateau) or 1e-6 (overfitting) from it, far above
 rounding, so every implementation of the contract's formulas agrees with the
-reference on every draw.
+reference on every draw. ``test_plateau_threshold_is_strict`` alone sits exactly
+on the plateau threshold, with losses whose standard deviation every formula
+computes as exactly 1e-3 (see its docstring).
 """
 import math
 
@@ -120,7 +122,7 @@ def falling_or_not(rng, n: int) -> list[float]:
     return curve
 
 
-@graded(2.5, visibility="hidden", oracle="reference", topic="3.1 Common problems and solutions")
+@graded(2, visibility="hidden", oracle="reference", topic="3.1 Common problems and solutions")
 def test_random_curves(student, reference, rng):
     cases = []
     for i in range(N_CURVES):
@@ -160,6 +162,30 @@ def test_random_plateau_boundary(student, reference, rng):
         elif roll < 0.4 and head:
             train[int(rng.integers(len(head)))] = math.nan
         cases.append((f"plateau curve {i}", as_kind(train, rng), None))
+    check_cases(student, cases, live_answers(reference), HINT_PLATEAU)
+
+
+@graded(0.5, visibility="hidden", oracle="reference", topic="3.1 Common problems: loss plateaus")
+def test_plateau_threshold_is_strict(student, reference):
+    """A standard deviation of exactly 1e-3 is not *below* 1e-3: no PLATEAU.
+
+    The last ten losses are five times +0.001 and five times -0.001 (in several
+    orders): their mean is exactly 0, every deviation is exactly +-0.001, and
+    every way of computing a population standard deviation (np.std,
+    statistics.pstdev, the formula by hand, in any summation order) gives
+    exactly 0.001, the float nearest 1e-3. So the answer depends on the
+    comparison alone: std < 1e-3 is false here, std <= 1e-3 true (found by the
+    mutation audit, docs/mutation-audit.md).
+    """
+    d = 1e-3
+    alternating_tail = [d if i % 2 == 0 else -d for i in range(10)]
+    cases = [
+        ("std exactly 1e-3, alternating", [1.0, 0.5] + alternating_tail, None),
+        ("std exactly 1e-3, +0.001 five times then -0.001", [1.0, 0.5] + [d] * 5 + [-d] * 5, None),
+        ("std exactly 1e-3, -0.001 five times then +0.001, array",
+         np.array([2.0] + [-d] * 5 + [d] * 5), None),
+        ("std exactly 1e-3, exactly 10 losses", [d, -d] * 5, None),
+    ]
     check_cases(student, cases, live_answers(reference), HINT_PLATEAU)
 
 

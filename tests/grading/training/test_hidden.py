@@ -127,7 +127,7 @@ def test_evaluate_random(student, reference, rng, tol):
                       hint=HINT_EVALUATE)
 
 
-@graded(2.5, visibility="hidden", oracle="reference", topic="4.1 Complete training pipeline")
+@graded(2, visibility="hidden", oracle="reference", topic="4.1 Complete training pipeline")
 def test_train_random_settings(student, reference, mnist_sample, rng, tol):
     for with_val in (False, True):
         compare_training(student, reference, mnist_sample, rng, tol, with_val=with_val)
@@ -139,6 +139,37 @@ def test_train_random_clipping(student, reference, mnist_sample, rng, tol):
     for with_val in (False, True):
         compare_training(student, reference, mnist_sample, rng, tol, with_val=with_val,
                          max_grad_norm=float(rng.uniform(0.5, 4.0)), hint=HINT_CLIP)
+
+
+@graded(0.5, visibility="hidden", oracle="reference", topic="4.1 Complete training pipeline")
+def test_train_default_settings(student, reference, mnist_sample, rng, tol):
+    """train(model, X, Y, rng=rng) uses the contract's defaults: epochs=5, batch_size=32, lr=0.1, no clipping.
+
+    The history has five entries per list and the model moves exactly as the
+    reference's with the same defaults (found by the mutation audit,
+    docs/mutation-audit.md).
+    """
+    n = 250  # not a multiple of 32: the last batch of each epoch is shorter
+    X, Y = mnist_rows(mnist_sample, int(rng.integers(0, 3700)), n, seed=int(rng.integers(2**31)))
+    sizes, model_seed, rng_seed = (784, 24, 16, 10), int(rng.integers(2**31)), int(rng.integers(2**31))
+    expected_model = fresh_model(model_seed, sizes)
+    expected_rng = np.random.default_rng(rng_seed)
+    expected = reference.training.train(expected_model, X, Y, rng=expected_rng)
+    expected_draws = draws_after(expected_rng)
+    hint = "train's defaults are those of the handout's signature: epochs=5, batch_size=32, lr=0.1, " \
+           "max_grad_norm=None. " + HINT_TRAIN
+
+    def check():
+        model = fresh_model(model_seed, sizes)
+        theirs = np.random.default_rng(rng_seed)
+        what = describe("train", model, X, Y, rng=theirs) + " (default epochs, batch_size and lr)"
+        found = call_student(student.training.train, what, hint, model, X, Y, rng=theirs)
+        expect_history(found, expected, what=what, rtol=tol.history_rtol, hint=hint)
+        expect_params(model, expected_model, what, tol.history_rtol, hint)
+        expect_rng_advanced(draws_after(theirs), expected_draws, what, "train draws exactly one permutation per "
+                            "epoch from rng (through minibatches) and nothing else; the default is 5 epochs")
+
+    with_helper_notes(student, check)
 
 
 @graded(1, visibility="hidden", oracle="property", topic="4.1 Complete training pipeline")
