@@ -234,7 +234,7 @@ def helper_notes(student) -> str:
     try:
         order = np.random.default_rng(7).permutation(23)
         found = student.training.minibatches(23, 5, np.random.default_rng(7))
-        right = len(found) == 5 and all(np.array_equal(b, order[i:i + 5]) for i, b in enumerate(found))
+        right = len(found) == 5 and all(np.array_equal(b, order[5 * i:5 * i + 5]) for i, b in enumerate(found))
     except Exception as exc:
         if getattr(exc, "status", "ok") != "ok":
             raise
