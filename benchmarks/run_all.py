@@ -5,6 +5,8 @@
 (a) ``epoch_vs_torch.py``: reference epoch time vs PyTorch (CPU), batch 32/128/512, float64/float32.
 (b) ``gflops.py``: GFLOP/s of the reference's training step vs NumPy's matmul peak.
 ``accuracy.py``: test accuracy of the reference on real MNIST.
+``grading_speed.py``: seconds per student of the sandboxed grader (``--jobs 1``/``2``), Part 5 alone,
+and nbgrader's ``autograde`` vs ours on the same notebook submissions (one BLAS thread; ~3-4 minutes).
 
 (a) and (b) run twice when ``OPENBLAS_CORETYPE`` or ``OPENBLAS_L2_SIZE`` is set
 (some machines set them because old OpenBLAS builds fail on their
@@ -37,6 +39,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and seeds (a rough look)")
     parser.add_argument("--threads", type=int, help="BLAS/OpenMP threads for NumPy and PyTorch")
+    parser.add_argument("--students", type=int, help="students per batch in grading_speed.py (default: its own)")
     args = parser.parse_args(argv)
 
     common = ["--threads", str(args.threads)] if args.threads else []
@@ -55,6 +58,11 @@ def main(argv=None) -> int:
             failures += run(script, speed, env, label) != 0
     accuracy = common + (["--seeds", "1"] if args.quick else [])
     failures += run("accuracy.py", accuracy, as_is, "environment as-is") != 0
+    # grading runs one BLAS thread per process (parallelism is across students): --threads does not apply
+    grading = ["--students", str(args.students)] if args.students else []
+    if args.quick:
+        grading = (grading or ["--students", "4"]) + ["--nbgrader-demo-students", "1", "--part5-repeats", "1"]
+    failures += run("grading_speed.py", grading, as_is, "environment as-is, one BLAS thread per process") != 0
     return 1 if failures else 0
 
 
