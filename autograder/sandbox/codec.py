@@ -263,7 +263,21 @@ def _state_to_json(node, depth=0):
     raise CodecError(f"unexpected {type(node).__name__} in a bit generator state")
 
 
-class Encoder:
+class _Counted:
+    """Counts the values of one message against ``self._limits`` (depth and number of items)."""
+
+    _limits: CodecLimits
+    _items: int
+
+    def _tick(self, depth: int) -> None:
+        if depth > self._limits.max_depth:
+            raise CodecError(f"value nested deeper than {self._limits.max_depth} levels")
+        self._items += 1
+        if self._items > self._limits.max_items:
+            raise CodecError(f"more than {self._limits.max_items} values in one message")
+
+
+class Encoder(_Counted):
     """Turn one message into a frame.
 
     Args:
@@ -284,13 +298,6 @@ class Encoder:
         self._index: dict[int, int] = {}
         self.buffers: list[memoryview] = []
         self._items = 0
-
-    def _tick(self, depth: int) -> None:
-        if depth > self._limits.max_depth:
-            raise CodecError(f"value nested deeper than {self._limits.max_depth} levels")
-        self._items += 1
-        if self._items > self._limits.max_items:
-            raise CodecError(f"more than {self._limits.max_items} values in one message")
 
     def shareable(self, value) -> bool:
         """Whether ``value`` travels as a shared object (list, dict, array, Generator, kit object)."""
@@ -470,7 +477,7 @@ def build_generator(payload) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
-class _Decoder:
+class _Decoder(_Counted):
     def __init__(self, entries, buffers, limits: CodecLimits, resolve):
         self._entries = entries
         self._buffers = buffers
@@ -481,13 +488,6 @@ class _Decoder:
         self._used: set[int] = set()
         self.sources: dict[int, memoryview] = {}
         self._items = 0
-
-    def _tick(self, depth: int) -> None:
-        if depth > self._limits.max_depth:
-            raise CodecError(f"value nested deeper than {self._limits.max_depth} levels")
-        self._items += 1
-        if self._items > self._limits.max_items:
-            raise CodecError(f"more than {self._limits.max_items} values in one message")
 
     @staticmethod
     def _single(node, what: str):

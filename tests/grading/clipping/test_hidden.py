@@ -67,6 +67,17 @@ def expect_rescaled(found, expected, grads, *, what: str, tol, hint: str, floor:
         expect_grads({name: found[name]}, {name: want}, what=what, rtol=rtol, atol=tol.atol, hint=hint)
 
 
+def expect_global_clip_like_reference(student, reference, grads, max_norm, total, tol, hint_suffix=""):
+    """``clip_by_global_norm(grads, max_norm)`` gives the reference's norm and, within the rescaled rtol, its arrays."""
+    what = f"clip_by_global_norm(grads, {max_norm:.6g}) on {describe(grads)}"
+    expected, expected_total = reference.clipping.clip_by_global_norm(copy_grads(grads), max_norm)
+    clipped, found_total = unpack_global(student.clipping.clip_by_global_norm(copy_grads(grads), max_norm), what=what)
+    expect_scalar(found_total, expected_total, what=f"the norm returned by {what}", rtol=tol.rtol, atol=tol.atol,
+                  hint=HINT_GLOBAL)
+    expect_grads(clipped, expected, what=f"the clipped dict of {what}", rtol=rescaled_rtol(tol, total),
+                 atol=tol.atol, hint=global_clip_hint(clipped, grads, max_norm) + hint_suffix)
+
+
 @graded(1, visibility="hidden", oracle="reference", topic=TOPIC)
 def test_global_norm_agrees_with_reference(student, reference, rng, tol):
     """global_norm on random dicts of 1 to 4 arrays of assorted shapes and scales."""
@@ -110,14 +121,7 @@ def test_clip_by_global_norm_agrees_with_reference(student, reference, rng, tol)
     for grads in cases:
         total = exact_global_norm(grads)
         for max_norm in (2.0 * total, total, total / 3.0, 0.01):
-            what = f"clip_by_global_norm(grads, {max_norm:.6g}) on {describe(grads)}"
-            expected, expected_total = reference.clipping.clip_by_global_norm(copy_grads(grads), max_norm)
-            clipped, found_total = unpack_global(student.clipping.clip_by_global_norm(copy_grads(grads), max_norm),
-                                                 what=what)
-            expect_scalar(found_total, expected_total, what=f"the norm returned by {what}", rtol=tol.rtol,
-                          atol=tol.atol, hint=HINT_GLOBAL)
-            expect_grads(clipped, expected, what=f"the clipped dict of {what}", rtol=rescaled_rtol(tol, total),
-                         atol=tol.atol, hint=global_clip_hint(clipped, grads, max_norm))
+            expect_global_clip_like_reference(student, reference, grads, max_norm, total, tol)
 
 
 @graded(0.5, visibility="hidden", oracle="reference", topic=TOPIC)
@@ -133,15 +137,9 @@ def test_clip_by_global_norm_small_gradients(student, reference, rng, tol):
         grads = with_global_norm(random_grads(rng, n_arrays), 0.02, 0.5, rng)
         total = exact_global_norm(grads)
         for max_norm in (0.01, total / 2.0):
-            what = f"clip_by_global_norm(grads, {max_norm:.6g}) on {describe(grads)}"
-            expected, expected_total = reference.clipping.clip_by_global_norm(copy_grads(grads), max_norm)
-            clipped, found_total = unpack_global(student.clipping.clip_by_global_norm(copy_grads(grads), max_norm),
-                                                 what=what)
-            expect_scalar(found_total, expected_total, what=f"the norm returned by {what}", rtol=tol.rtol,
-                          atol=tol.atol, hint=HINT_GLOBAL)
-            expect_grads(clipped, expected, what=f"the clipped dict of {what}", rtol=rescaled_rtol(tol, total),
-                         atol=tol.atol, hint=global_clip_hint(clipped, grads, max_norm)
-                         + " (with small gradients the + 1e-6 in the denominator shows: it is added, not subtracted)")
+            expect_global_clip_like_reference(
+                student, reference, grads, max_norm, total, tol,
+                hint_suffix=" (with small gradients the + 1e-6 in the denominator shows: it is added, not subtracted)")
 
 
 @graded(1, visibility="hidden", oracle="property", topic=TOPIC)
