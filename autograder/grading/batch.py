@@ -39,7 +39,7 @@ from autograder.errors import IsolationUnavailable
 from autograder.grading import engine
 from autograder.grading.threads import limit_native_threads
 from autograder.reports import feedback_html, feedback_markdown, grades_csv, gradescope_results
-from autograder.reports.figures import part_figures
+from autograder.reports.figures import figures_hook
 from autograder.reports.summary import summary_html
 from autograder.results import StudentResult
 from autograder.submissions import Entry, Staged, find_entries, stage
@@ -181,7 +181,8 @@ def write_reports(course: Course, out: Path, result: StudentResult) -> None:
     write_atomic(out / "feedback" / f"{result.student}.md",
                  feedback_markdown(result, title=course.name, part_titles=titles))
     write_atomic(out / "feedback" / f"{result.student}.html",
-                 feedback_html(result, title=course.name, part_titles=titles, part_extras=part_figures))
+                 feedback_html(result, title=course.name, part_titles=titles,
+                              test_extras=figures_hook(course.feedback_figures)))
 
 
 def _write_state(out: Path, job: Job, graded: Graded) -> None:
@@ -206,7 +207,7 @@ def _context():
     limit_native_threads()  # the server imports NumPy after this: every child has one BLAS thread
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["autograder.grading.engine"])
+        ctx.set_forkserver_preload(["autograder.grading.preload"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -219,11 +220,24 @@ def _silence() -> None:
     os.close(devnull)
 
 
-def _child(conn, course: Course, student: str, staged: Staged, policy: str, visibility: str) -> None:
+def _checked_plans() -> dict:
+    """The sandbox plans this process has checked (passed to each child: no probe per student)."""
+    try:
+        from autograder.sandbox.launcher import checked_plans
+    except ImportError:
+        return {}
+    return checked_plans()
+
+
+def _child(conn, course: Course, student: str, staged: Staged, policy: str, visibility: str, plans: dict) -> None:
     """Grade one student and send the result back as JSON bytes (never pickle: the child ran student code)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops every child itself
     _silence()
     try:
+        if plans:
+            from autograder.sandbox.launcher import adopt_plans
+
+            adopt_plans(plans)
         result = engine.grade_staged(course, student, staged, visibility=visibility, isolation_policy=policy)
         payload = {"result": result.to_dict()}
     except BaseException as exc:  # noqa: BLE001 - every failure becomes this student's row
@@ -294,6 +308,7 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
     limit = deadline if deadline is not None else student_deadline(course)
     n_jobs = max(1, n_jobs or os.cpu_count() or 1)
     running: dict[object, _Running] = {}  # keyed by the result pipe
+    plans = _checked_plans()
     done: dict[str, Graded] = {}
     try:
         while pending or running:
@@ -301,7 +316,8 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
                 job = pending.popleft()
                 receiver, sender = ctx.Pipe(duplex=False)
                 process = ctx.Process(target=_child, name=f"grade-{job.student}",
-                                      args=(sender, course, job.student, job.staged, isolation_policy, visibility))
+                                      args=(sender, course, job.student, job.staged, isolation_policy, visibility,
+                                            plans))
                 process.start()
                 sender.close()  # the child holds the only writer: its death reads as end-of-file here
                 running[receiver] = _Running(job, process, receiver, time.monotonic() + limit)

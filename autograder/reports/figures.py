@@ -456,6 +456,28 @@ def figures_for_part(part: str, tests: Iterable[TestResult], *, fmt: str = "png"
     return snippets
 
 
+def figures_hook(policy: str) -> Callable[[TestResult], str] | None:
+    """The ``test_extras`` hook of ``feedback_html`` for a ``[feedback] figures`` policy.
+
+    ``"failed"``: the pictures of failed public tests only (a full-marks page
+    costs no drawing); ``"all"``: of every public test; ``"none"``: ``None``.
+
+    Raises:
+        ValueError: an unknown policy.
+    """
+    if policy == "none":
+        return None
+    if policy not in ("failed", "all"):
+        raise ValueError(f"unknown figures policy {policy!r} (failed, all or none)")
+
+    def hook(test: TestResult) -> str:
+        if policy == "failed" and test.passed:
+            return ""
+        return "".join(figures_for_test(test))
+
+    return hook
+
+
 def part_figures(part: PartResult) -> str:
     """The ``part_extras`` hook of ``feedback_html``: the part's figures under a small heading, or ``""``."""
     snippets = figures_for_part(part.part, part.tests)

@@ -276,7 +276,19 @@ class Plan:
     uid_pool: tuple | None = None
 
 
-_plans: dict = {}
+_plans: dict = {}  # (require_isolation, uid, gid) -> Plan, checked in this process
+
+
+def checked_plans() -> dict:
+    """The plans this process has checked, for a child process of the grader to :func:`adopt_plans`."""
+    return dict(_plans)
+
+
+def adopt_plans(plans: dict) -> None:
+    """Take plans a parent process checked on this machine, so that :func:`choose_plan` needs no probe here."""
+    for key, plan in plans.items():
+        if isinstance(plan, Plan):
+            _plans.setdefault(key, plan)
 
 
 def _supports(bwrap: str, option: str) -> bool:

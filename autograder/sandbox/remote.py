@@ -414,6 +414,7 @@ class RemoteBackend:
         self._deadline: float | None = None
         self._parts: dict[str, _Part] = {}
         self._refs: dict = {}
+        self._code_paths: dict = {}  # (part, path) -> RemoteRef of a function or class: see _get
         self._closed = False
         self._stage_root = tempfile.mkdtemp(prefix="autograder-submission-")
         os.chmod(self._stage_root, 0o711)
@@ -746,7 +747,16 @@ class RemoteBackend:
     # ------------------------------------------------------------ operations behind the proxies
 
     def _get(self, part: str, path: list):
-        return self._request(part, {"op": "get", "path": list(path)}, f"{part}.{'.'.join(path)}")
+        """``<part>.<path>``. A path that once named a function or class is not asked again: its
+        reference is looked up in the worker at each call anyway (one round trip per call, not two)."""
+        key = (part, tuple(path))
+        ref = self._code_paths.get(key)
+        if ref is not None:
+            return ref
+        value = self._request(part, {"op": "get", "path": list(path)}, f"{part}.{'.'.join(path)}")
+        if isinstance(value, RemoteRef) and value._kind in ("c", "f") and value._path == key[1]:
+            self._code_paths[key] = value
+        return value
 
     def run_kit(self, part: str, function: str, args: tuple, kwargs: dict):
         """Run the whitelisted kit function ``function`` inside ``part``'s worker (see harness.student.Backend)."""

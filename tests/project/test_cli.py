@@ -98,6 +98,7 @@ def test_help_exits_0(capsys):
     (lambda t: t.replace('assignment = "mini1"\n', ""), "[course.assignment]: missing required key"),
     (lambda t: t.replace("points = 2\n", 'points = "two"\n', 1), "[parts.initializers.points]: must be float"),
     (lambda t: t + "\n[oops\n", "not valid TOML"),
+    (lambda t: t + '\n[feedback]\nfigures = "some"\n', "[feedback.figures]: must be one of failed, all, none"),
 ])
 def test_bad_course_toml_is_one_line_naming_file_and_key(mini_file, tmp_path, capsys, edit, where):
     bad = tmp_path / "course.toml"

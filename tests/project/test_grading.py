@@ -406,3 +406,13 @@ def test_sandboxed_hang_is_a_timeout_part_and_keeps_other_points(mini, tmp_path)
     assert "did not finish" in result.parts["clipping"].message
     assert result.parts["clipping"].score == 1  # the hidden double() still counts
     assert result.parts["initializers"].score == 2
+
+
+def test_graded_suites_fail_through_checks_not_bare_asserts():
+    """Grading runs pytest with --assert=plain: a bare assert would fail with no message for the student."""
+    import ast
+
+    suites = Path(__file__).resolve().parents[1] / "grading"
+    found = [f"{path.relative_to(suites)}:{node.lineno}" for path in sorted(suites.rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(node, ast.Assert)]
+    assert found == []

@@ -386,6 +386,26 @@ def test_student_exceptions_arrive_as_builtin_types(raising_backend, kind, base,
     assert backend.part_status("debugging") == "ok"
 
 
+@pytest.mark.parametrize("backend_kind", ["remote", "in-process"])
+def test_calls_each_runs_many_calls_in_one_request_and_keeps_each_outcome(tmp_path, remote_factory, backend_kind):
+    folder = write_submission(tmp_path, debugging=RAISING)
+    backend = remote_factory(folder) if backend_kind == "remote" else InProcessBackend(folder)
+    student = Student(backend, allowed=("debugging",))
+    function = student.debugging.raise_it
+    requests = backend._parts["debugging"].seq if backend_kind == "remote" else 0
+    outcomes = student.run_kit("calls.each", function, [["fine"], ["shape"], ["weird"], ["key"], [["a", 1]]])
+    assert outcomes == [["ok", "fine"], ["raised", "ShapeError", "bad shape"], ["raised", "Weird", "weird message"],
+                        ["raised", "KeyError", "'k'"], ["ok", ["a", 1]]]
+    if backend_kind == "remote":
+        assert backend._parts["debugging"].seq == requests + 1
+        with pytest.raises(RuntimeError) as info:  # not an Exception: it ends the whole run, as in a single call
+            student.run_kit("calls.each", function, [["fine"], ["exit"], ["fine"]])
+        assert info.value.original_type == "SystemExit"
+        assert backend.part_status("debugging") == "ok"
+    with pytest.raises(ValueError, match="argument lists"):
+        student.run_kit("calls.each", function, ["not a list of lists"])
+
+
 # ---------------------------------------------------------------- timeouts, crashes, restarts
 
 FRAGILE = """

@@ -104,12 +104,31 @@ def call_student(student, train, val, case: str, hint: str, copy: bool = True):
     except Exception as exc:
         if getattr(exc, "status", "ok") != "ok":  # timeouts and crashes are reported as such
             raise
-        kind = getattr(exc, "original_type", "") or type(exc).__name__
-        curves = [list(train)] + ([] if val is None else [list(val)])
-        if not all(math.isfinite(float(v)) for curve in curves for v in curve):
-            hint = HINT_NON_FINITE
-        fail(f"case {case!r}: {show_call(train, val)} raised {kind}: {exc}\n"
-             f"  it should return a list of messages (a nan or inf loss is a diagnosis, not an error)", hint)
+        fail_raised(getattr(exc, "original_type", "") or type(exc).__name__, str(exc), train, val, case, hint)
+
+
+def fail_raised(kind: str, message: str, train, val, case: str, hint: str):
+    """Fail the test: the student's ``debug_training`` raised ``kind: message`` on this case."""
+    curves = [list(train)] + ([] if val is None else [list(val)])
+    if not all(math.isfinite(float(v)) for curve in curves for v in curve):
+        hint = HINT_NON_FINITE
+    fail(f"case {case!r}: {show_call(train, val)} raised {kind}: {message}\n"
+         f"  it should return a list of messages (a nan or inf loss is a diagnosis, not an error)", hint)
+
+
+def diagnose_all(student, cases: list, hint: str) -> list:
+    """The student's ``debug_training`` on copies of every ``(case, train, val)``, in one request to their code.
+
+    Returns each call's outcome in order: ``["ok", value]`` or ``["raised", type name, message]``
+    (``autograder.kit.calls.each``); a timeout or crash fails the test as a single call's would.
+    """
+    calls = [[copy_curve(train)] if val is None else [copy_curve(train), copy_curve(val)] for _, train, val in cases]
+    outcomes = student.run_kit("calls.each", student.debugging.debug_training, calls)
+    if not (isinstance(outcomes, list) and len(outcomes) == len(cases)
+            and all(isinstance(o, list) and o and o[0] in ("ok", "raised") for o in outcomes)):
+        fail(f"running debug_training on {len(cases)} cases returned something other than their results "
+             "(the grader's helper in your process was changed?)", hint)
+    return outcomes
 
 
 def expect_messages(found, expected, train, val, case: str, hint: str, aliases=None) -> None:
@@ -158,9 +177,12 @@ def check_cases(student, cases, expected_for, hint: str, feedback: dict | None =
     With ``feedback`` (public tests), the first case diagnosed wrongly is kept for the feedback picture.
     """
     aliases = message_aliases(student)
-    for case, train, val in cases:
+    cases = list(cases)
+    for (case, train, val), outcome in zip(cases, diagnose_all(student, cases, hint), strict=True):
         expected = expected_for(case, train, val)
-        found = call_student(student, train, val, case, hint)
+        if outcome[0] == "raised":
+            fail_raised(str(outcome[1]), str(outcome[2]), train, val, case, hint)
+        found = outcome[1]
         if feedback is not None:
             feedback["loss_curves"] = curves_for_picture(case, train, val, found, expected, aliases)
         expect_messages(found, expected, train, val, case, hint, aliases)

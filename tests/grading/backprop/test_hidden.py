@@ -12,13 +12,15 @@ Tolerances and the reasons for them are in test_public.py's docstring. Here:
   divided by ``h``.
 * The real-data test trains the student's ``MNISTClassifier`` with the
   grader's own SGD loop (``autograder.kit.training.sgd``, run beside the
-  student's code) on 4,000 of the 5,000 real MNIST digits and asks for 90%
+  student's code) on 4,000 of the 5,000 real MNIST digits and asks for 80%
   accuracy on the other 1,000, computed here from ``forward``'s
   probabilities (the held-out labels never reach the student's process).
-  With 10 epochs, batches of 32 and ``lr = 0.15`` the reference reached at
-  least 92.1% over 500 seeds (1st percentile 92.2%, mean 94.1%); training
-  takes 0.6-0.8 s of one CPU (vectorized variants ~0.9 s, a per-example loop
-  ~5.4 s), so the 14 s limit on the call leaves room for slow but correct code.
+  With 3 epochs, batches of 32 and ``lr = 0.2`` the reference reached
+  92.2% on average over 1,000 seeds (std 1.3%, 1st percentile 88.3%, worst
+  87.0%; the lower tail thins fast), so 80% sits 7 points below the worst
+  seed; a model that learns nothing scores about 10%. Training takes about
+  0.2 s of one CPU (a per-example loop ~1.6 s), so the 14 s limit on the call
+  leaves room for slow but correct code.
 """
 from __future__ import annotations
 
@@ -73,9 +75,9 @@ from .test_public import (
 
 TOPIC_TRAIN = "4.1 Complete training pipeline (trained here on real MNIST digits)"
 MNIST_SIZES = (784, 128, 64, 10)
-MNIST_EPOCHS, MNIST_BATCH, MNIST_LR = 10, 32, 0.15
-MNIST_TEST, MNIST_THRESHOLD = 1000, 0.90
-# One call (the whole training run): ~0.7 s of one CPU for the reference, ~5.4 s for a per-example loop.
+MNIST_EPOCHS, MNIST_BATCH, MNIST_LR = 3, 32, 0.2
+MNIST_TEST, MNIST_THRESHOLD = 1000, 0.80
+# One call (the whole training run): ~0.2 s of one CPU for the reference, ~1.6 s for a per-example loop.
 MNIST_TIMEOUT = 14.0
 
 
@@ -384,7 +386,7 @@ def test_mnist_sample_accuracy(student, rng, mnist_sample, feedback):
     feedback.update({"accuracy": acc, "threshold": MNIST_THRESHOLD, "held_out": MNIST_TEST})
     expect_true(acc >= MNIST_THRESHOLD,
                 f"{setup}, your model classifies {acc:.1%} of {MNIST_TEST} held-out digits correctly.\n"
-                f"  expected: at least {MNIST_THRESHOLD:.0%} (a correct model reaches about 94%)\n"
+                f"  expected: at least {MNIST_THRESHOLD:.0%} (a correct model reaches about 92%)\n"
                 f"  found:    {acc:.1%}",
                 "if the gradient tests pass, check step (param -= lr * grad for every key) and the initialization; "
                 "a model that learns nothing scores about 10%")

@@ -420,10 +420,11 @@ def test_train_with_clipping(student, golden, mnist_sample, tol):
 
 
 MNIST_SPLIT_SEED = 12345  # the held-out 1,000 digits are always the same; model and shuffles vary with the seed
-# Measured on the reference over 200 seeds: held-out accuracy 94.3% on average (std 0.45%), 92.6% at worst;
-# about 2-4 s for the call, single-threaded, in the sandbox on a busy 2-core machine (hence timeout=14).
-MNIST_SETTINGS = {"epochs": 10, "batch_size": 16, "lr": 0.1}
-MNIST_MIN_ACCURACY = 0.90
+# Measured on the reference over 1,000 seeds: held-out accuracy 92.3% on average (std 0.9%), 1st percentile
+# 89.5%, worst 86.6%; 80% leaves 6.6 points below the worst seed (a model that learns nothing scores about 10%).
+# About 0.35 s of one CPU for the call; timeout=14 leaves room for slow but correct code on a busy machine.
+MNIST_SETTINGS = {"epochs": 4, "batch_size": 32, "lr": 0.1}
+MNIST_MIN_ACCURACY = 0.80
 
 
 @graded(2, visibility="public", oracle="property", timeout=14, topic="4.1 Complete training pipeline; 5. real MNIST")
@@ -450,5 +451,5 @@ def test_train_mnist_accuracy(student, rng, feedback):
     feedback["min_accuracy"] = MNIST_MIN_ACCURACY
     expect_true(held_out >= MNIST_MIN_ACCURACY,
                 f"after {what} on 4,000 real MNIST digits, the model classifies {held_out:.1%} of 1,000 held-out "
-                f"digits correctly; at least {MNIST_MIN_ACCURACY:.0%} expected (a correct train reaches about 94% "
+                f"digits correctly; at least {MNIST_MIN_ACCURACY:.0%} expected (a correct train reaches about 92% "
                 "with these settings)", HINT_TRAIN)

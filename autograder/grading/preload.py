@@ -1,0 +1,22 @@
+"""The batch's fork server imports this once; every grading child forked from it starts with the result.
+
+What each child would otherwise repeat per student: importing the engine,
+pytest and the harness, and reading and checking the 5,000-digit MNIST
+sample (about 0.2 s). The sample is cached read-only
+(:func:`autograder.data.sample.load_mnist_sample` hands out copies), so a
+child cannot change what the next one gets. A missing sample is not an
+error here: the tests that need it report it for each student.
+"""
+from __future__ import annotations
+
+import pytest  # noqa: F401 - imported for the children
+
+from autograder.data.sample import load_mnist_sample
+from autograder.errors import DataError
+from autograder.grading import engine  # noqa: F401 - imported for the children
+from autograder.harness import plugin  # noqa: F401 - imported for the children
+
+try:
+    load_mnist_sample()
+except DataError:
+    pass
