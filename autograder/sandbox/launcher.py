@@ -11,6 +11,11 @@ trying the real thing first:
   Weaker (it sees the host's files and network); allowed only when the
   caller passes ``require_isolation=False``.
 
+Under bubblewrap, workers are forked by a zygote: a :class:`SandboxPool`
+holds a submission's :class:`Sandbox` (one, while it stays clean), each
+running :mod:`~autograder.sandbox.zygote`; see ``docs/architecture.md``,
+"Sandboxes and zygotes".
+
 A :class:`Worker` is one process: its protocol pipes, the pipe its
 stdout/stderr go to (drained into a capped :class:`OutputLog` while the
 harness waits), and the process ids needed to kill everything it started:

@@ -23,8 +23,9 @@ that pipe and serves JSON messages on the socket (one message per packet):
 The zygote runs no student code, but its children run as the same uid in the
 same namespaces: it makes itself non-dumpable (no ``ptrace``, no
 ``/proc/<pid>/fd`` or ``pidfd_getfd`` on its socket), and the harness trusts
-nothing it says (see ``launcher.Sandbox``). Killing it takes the whole sandbox
-down (bubblewrap's init exits with it), which the harness notices.
+nothing it says (see ``launcher.Sandbox``). If a worker kills it, its
+workers live on under bubblewrap's init (which exits only when no process is
+left), but the harness sees the socket close and kills the whole sandbox.
 """
 from __future__ import annotations
 
