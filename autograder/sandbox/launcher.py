@@ -723,7 +723,10 @@ class Worker:
             status = self.sandbox.await_exit(self.pid, 0.5)
             if type(status) is not int:
                 return "it closed its pipe" if self.sandbox.running else "its sandbox stopped"
-            code = os.waitstatus_to_exitcode(status) if 0 <= status < 1 << 16 else status
+            try:  # a kill the zygote confirmed is recorded as -SIGKILL; the zygote may send anything
+                code = status if status < 0 else os.waitstatus_to_exitcode(status)
+            except ValueError:
+                code = status
             signum = -code if code < 0 else None
         elif self._popen is None:
             return "it never started"
