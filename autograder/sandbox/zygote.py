@@ -22,7 +22,8 @@ that pipe and serves JSON messages on the socket (one message per packet):
 
 The zygote runs no student code, but its children run as the same uid in the
 same namespaces: it makes itself non-dumpable (no ``ptrace``, no
-``/proc/<pid>/fd`` or ``pidfd_getfd`` on its socket), and the harness trusts
+``/proc/<pid>/fd`` or ``pidfd_getfd`` on its socket; a worker closes that
+socket and is dumpable again, as a worker started on its own), and the harness trusts
 nothing it says (see ``launcher.Sandbox``). If a worker kills it, its
 workers live on under bubblewrap's init (which exits only when no process is
 left), but the harness sees the socket close and kills the whole sandbox.
@@ -190,6 +191,10 @@ class Zygote:
                 os.setsid()
                 os.dup2(out_w, 1)
                 os.dup2(out_w, 2)
+                self.sock.close()  # the zygote's socket and wake-up pipe are not the worker's
+                os.close(self.wake_r)
+                os.close(self.wake_w)
+                _prctl(_PR_SET_DUMPABLE, 1)  # as a worker started on its own is: it holds nothing of the zygote's
                 _prctl(_PR_SET_CHILD_SUBREAPER, 1)
                 import numpy as np
 
