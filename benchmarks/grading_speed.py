@@ -177,8 +177,9 @@ class _Timers:
         return seconds, count
 
 
-def _tree_stat(pid: int) -> tuple[float, float, int]:
-    """``(user s, system s, minor page faults)`` of ``pid`` and all its descendants so far (from /proc)."""
+def _tree_stat(pid: int, own: bool = False) -> tuple[float, float, int]:
+    """``(user s, system s, minor page faults)`` of ``pid`` and all its descendants so far (from /proc), with
+    their reaped children's unless ``own``."""
     parents: dict[int, list[int]] = {}
     stats: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
@@ -197,12 +198,34 @@ def _tree_stat(pid: int) -> tuple[float, float, int]:
         current = todo.pop()
         fields = stats.get(current)
         if fields is not None:  # after the name: minflt cminflt at 7 and 8; utime stime cutime cstime at 11-14
-            faults += int(fields[7]) + int(fields[8])
-            user += int(fields[11]) + int(fields[13])
-            system += int(fields[12]) + int(fields[14])
+            faults += int(fields[7]) + (0 if own else int(fields[8]))
+            user += int(fields[11]) + (0 if own else int(fields[13]))
+            system += int(fields[12]) + (0 if own else int(fields[14]))
         todo.extend(parents.get(current, ()))
     tick = os.sysconf("SC_CLK_TCK")
     return user / tick, system / tick, faults
+
+
+def _host_pid(worker) -> tuple[int | None, bool]:
+    """The host pid of ``worker``'s process, and whether to count only its own CPU (a zygote: its reaped
+    children's CPU is the workers', counted at their own kill)."""
+    if worker._popen is not None:
+        return worker._popen.pid, worker.control_fd is not None
+    if worker.sandbox is None or worker.sandbox.process._ns_pid is None:
+        return None, False
+    for entry in os.listdir("/proc"):  # the process whose innermost pid is the one the zygote gave
+        try:
+            with open(f"/proc/{entry}/status") as handle:
+                nspid = next(line.split()[1:] for line in handle if line.startswith("NSpid:"))
+        except (OSError, StopIteration):
+            continue
+        if len(nspid) > 1 and int(nspid[-1]) == worker.pid and int(nspid[-2]) != worker.pid:
+            with open(f"/proc/{entry}/stat") as handle:
+                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{ppid}/stat") as handle:  # the zygote, child of the sandbox's init
+                if int(handle.read().rsplit(")", 1)[1].split()[1]) == worker.sandbox.process._ns_pid:
+                    return int(entry), False
+    return None, False
 
 
 def _inner_profile() -> dict:
@@ -219,6 +242,7 @@ def _inner_profile() -> dict:
     timers.wrap(remote, "choose_plan", "plan")  # remote's own reference: the first call probes bwrap
     timers.wrap(launcher, "probe", "probe")
     timers.wrap(launcher.Worker, "start", "worker_start")
+    timers.wrap(launcher.Sandbox, "start", "sandbox_start")  # a zygote's Worker.start, inside a part's
     timers.wrap(launcher.Worker, "exchange", "exchange", sizes=True)
     timers.wrap(remote.RemoteBackend, "_request", "request")
     timers.wrap(remote.RemoteBackend, "_get", "get")  # `student.part.name`: a round trip of its own
@@ -236,10 +260,11 @@ def _inner_profile() -> dict:
     kill = launcher.Worker.kill
 
     def counting_kill(worker):  # a killed worker's CPU never reaches RUSAGE_CHILDREN: read it before the kill
-        if not worker._killed and worker._popen is not None:
+        pid, own = _host_pid(worker) if not worker._killed else (None, False)
+        if pid is not None:
             key = "probe" if worker.probe else worker.part
             total = worker_cpu.setdefault(key, [0.0, 0.0, 0])
-            for i, value in enumerate(_tree_stat(worker._popen.pid)):
+            for i, value in enumerate(_tree_stat(pid, own)):
                 total[i] += value
         return kill(worker)
 
@@ -300,7 +325,7 @@ def _malloc_cost(course) -> dict:
                     isolation._SANDBOX_ENV.pop(key)
             with RemoteBackend(course.solutions, limits=course.limits) as backend:
                 model = backend.module("backprop").MNISTClassifier((784, 128, 64, 10), rng=np.random.default_rng(0))
-                pid = backend._parts["backprop"].worker._popen.pid
+                pid, _ = _host_pid(backend._parts["backprop"].worker)
                 before = _tree_stat(pid)
                 start = time.perf_counter()
                 backend.run_kit("backprop", "training.sgd", (model, X, Y),
@@ -624,7 +649,9 @@ def report_profile(prof: dict, runs: dict, n: int, nb: dict | None, goals: list[
     print(f"    in-process: {inproc['wall']:.2f} s wall; CPU {cpu_in:.2f} s  ->  the sandbox costs "
           f"{cpu - cpu_in:.2f} CPU s per student")
     plan, probe = t("plan"), t("probe")
+    sandbox_s, sandbox_n = t("sandbox_start")
     start_s, start_n = t("worker_start")
+    start_s, start_n = start_s - sandbox_s, start_n - sandbox_n  # a zygote's start is inside a part's
     starts = start_n - probe[1]  # the probe starts a worker too
     per_start = (start_s - probe[0]) / max(1, starts) if probe[1] else start_s / max(1, start_n)
     request = t("request")
@@ -634,8 +661,9 @@ def report_profile(prof: dict, runs: dict, n: int, nb: dict | None, goals: list[
         ["sandbox plan: bwrap --help + a probe worker", f"{plan[0]:.2f}",
          f"here (a fresh process); in a batch once, in the parent; probe worker CPU "
          f"{worker_cpu.get('probe', 0.0):.2f} s"],
-        ["worker starts (bwrap, Python, NumPy, the module)", f"{start_s - probe[0]:.2f}",
-         f"{starts} starts, {per_start:.3f} s each (one per part)"],
+        ["worker starts (the module; bwrap, Python, NumPy once per sandbox)", f"{start_s - probe[0]:.2f}",
+         f"{starts} starts, {per_start:.3f} s each (one per part), {sandbox_n} sandbox(es) with a zygote: "
+         f"{sandbox_s:.2f} s"],
         ["round trips into the workers", f"{request[0]:.2f}",
          f"{request[1]}: {t('call')[1]} calls, {t('hget')[1] + t('hset')[1]} model attribute reads/writes, "
          f"{t('get')[1]} module attribute lookups (a function's costs a round trip the first time only); "
@@ -661,7 +689,7 @@ def report_profile(prof: dict, runs: dict, n: int, nb: dict | None, goals: list[
             ["  the same tests in-process (no sandbox)", f"{inproc['cpu_harness']:.2f}", f"{inproc['sys_harness']:.2f}",
              inproc["faults_harness"]]]
     rows += [[f"worker: {key}", f"{worker_cpu[key]:.2f}", f"{sand['worker_sys'][key]:.2f}", sand["worker_faults"][key]]
-             for key in ("probe", *PARTS) if key in worker_cpu]
+             for key in ("probe", "zygote", *PARTS) if key in worker_cpu]
     rows.append(["total, sandboxed", f"{cpu:.2f}", f"{sand['sys_harness'] + sum(sand['worker_sys'].values()):.2f}",
                  sand["faults_harness"] + sum(sand["worker_faults"].values())])
     print_table(["CPU of one student, by process", "CPU s", "of which system s", "page faults"], rows)
@@ -683,26 +711,20 @@ def report_profile(prof: dict, runs: dict, n: int, nb: dict | None, goals: list[
     a, b = sum(sand["parts"].values()), sum(inproc["parts"].values())
     rows.append(["all tests", f"{a:.2f}", f"{b:.2f}", f"{a - b:+.2f}"])
     print_table(["part / test (sum of test call times)", "sandboxed s", "in-process s", "sandbox cost"], rows)
-    report_proposals(prof, runs, n, nb, per_start)
+    report_proposals(prof, runs, n, nb)
 
 
 MNIST_TESTS = ("backprop.mnist_sample_accuracy", "training.train_mnist_accuracy")
 
 
-def report_proposals(prof: dict, runs: dict, n: int, nb: dict | None, per_start: float) -> None:
+def report_proposals(prof: dict, runs: dict, n: int, nb: dict | None) -> None:
     """What is left to gain, from this run's numbers (done already: see docs/architecture.md, "Speed")."""
     sand, inproc, timers, transfer = prof["sandboxed"], prof["inprocess"], prof["timers"], prof["transfer"]
     cpu = sand["cpu_harness"] + sand["cpu_workers"] + prof["reports"]["write_reports"]
-    probe_cpu = sand["worker_cpu"].get("probe", 0.0)  # a probe is one worker start and exit (when it was read)
-    start_cpu = probe_cpu if probe_cpu >= 0.02 else per_start
     requests = timers.get("request", [0.0, 0])[1]
     handle_ops = timers.get("hget", [0.0, 0])[1] + timers.get("hset", [0.0, 0])[1]
     mnist = sum(inproc["tests"].get(k, 0.0) for k in MNIST_TESTS)
     proposals = [
-        ("a zygote per student: one bubblewrap sandbox that imports NumPy once and forks a fresh worker per part "
-         "(and after a crash or timeout), instead of a new sandbox and interpreter per part: 4 of the 5 starts "
-         "saved (each part keeps its own process, limits and deadline)", 4 * per_start, 4 * start_cpu,
-         "jobs-2, nbgrader ratio"),
         (f"batch the model-attribute round trips: {handle_ops} of the {requests} requests read or write one "
          "attribute of a student's model (backprop's tests set and read W1..b3 one at a time); a kit helper "
          "that sets or reads all six in one request", handle_ops * transfer["tiny"] * 5 / 6,
@@ -792,7 +814,11 @@ def main(argv=None) -> int:
         if not all(ok for _, ok in goals):
             report_profile(prof, runs, n, nb, goals)
         else:
+            sand = prof["sandboxed"]
+            by_process = ", ".join(f"{key} {cpu:.2f}" for key, cpu in sand["worker_cpu"].items())
             print("\n    every goal met; where the time goes: run with a larger --students or see [1]")
+            print(f"    CPU of one student (profile): harness {sand['cpu_harness']:.2f} s + workers "
+                  f"{sand['cpu_workers']:.2f} s ({by_process})")
         print(f"\nload average at the end: {load()}; whole benchmark {time.perf_counter() - started:.0f} s")
     finally:
         if args.keep:

@@ -11,6 +11,11 @@ trying the real thing first:
   Weaker (it sees the host's files and network); allowed only when the
   caller passes ``require_isolation=False``.
 
+Under bubblewrap, workers are forked by a zygote: a :class:`SandboxPool`
+holds a submission's :class:`Sandbox` (one, while it stays clean), each
+running :mod:`~autograder.sandbox.zygote`; see ``docs/architecture.md``,
+"Sandboxes and zygotes".
+
 A :class:`Worker` is one process: its protocol pipes, the pipe its
 stdout/stderr go to (drained into a capped :class:`OutputLog` while the
 harness waits), and the process ids needed to kill everything it started:
@@ -31,6 +36,8 @@ import select
 import selectors
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -389,10 +396,13 @@ class Worker:
             rather than send a value over these limits).
         output: where its stdout/stderr go (capped).
         probe: only start, say hello and exit.
+        pool: fork it from a zygote of this :class:`SandboxPool` instead of starting a sandbox of its own.
+        control_fd: start a zygote holding this end of its control socket (see :class:`Sandbox`).
     """
 
     def __init__(self, plan: Plan, part: str, submission, limits: WorkerLimits, *, stand_ins=None,
-                 codec_limits: codec.CodecLimits = codec.DEFAULT_LIMITS, output: OutputLog, probe: bool = False):
+                 codec_limits: codec.CodecLimits = codec.DEFAULT_LIMITS, output: OutputLog, probe: bool = False,
+                 pool: SandboxPool | None = None, control_fd: int | None = None):
         self.plan = plan
         self.part = part
         self.submission = str(submission)
@@ -413,14 +423,21 @@ class Worker:
         self._dead = False
         self._killed = False
         self._swept: list[int] = []
+        self.pool = pool
+        self.control_fd = control_fd
+        self.sandbox: Sandbox | None = None  # the zygote's sandbox it was forked in
+        self.pid: int | None = None  # its pid there
 
     # ------------------------------------------------------------ starting
 
-    def _config(self, req_r: int, resp_w: int, folder: str, with_nproc: bool) -> dict:
-        return {"part": self.part, "folder": folder, "stand_ins": self.stand_ins, "fds": [req_r, resp_w],
-                "rlimits": self.limits.rlimits(with_nproc), "probe": self.probe,
-                "codec": {"max_payload": self.codec_limits.max_payload, "max_header": self.codec_limits.max_header,
-                          "max_items": self.codec_limits.max_items, "max_depth": self.codec_limits.max_depth}}
+    def _config(self, req_r, resp_w, folder: str, with_nproc: bool) -> dict:
+        config = {"part": self.part, "folder": folder, "stand_ins": self.stand_ins, "fds": [req_r, resp_w],
+                  "rlimits": self.limits.rlimits(with_nproc), "probe": self.probe,
+                  "codec": {"max_payload": self.codec_limits.max_payload, "max_header": self.codec_limits.max_header,
+                            "max_items": self.codec_limits.max_items, "max_depth": self.codec_limits.max_depth}}
+        if self.control_fd is not None:
+            config["zygote"] = self.control_fd
+        return config
 
     def start(self, timeout: float) -> dict:
         """Start the process and wait for its hello (no student code has run yet).
@@ -430,11 +447,13 @@ class Worker:
         """
         _enable_subreaper()
         deadline = time.monotonic() + timeout
+        if self.pool is not None:
+            return self._start_forked(deadline)
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
         child_ends = [req_r, resp_w, out_w]
-        pass_fds = [req_r, resp_w]
+        pass_fds = [req_r, resp_w] + ([self.control_fd] if self.control_fd is not None else [])
         self._fds = {"req": req_w, "resp": resp_r, "out": out_r}
         for fd in (req_w, resp_r):
             _set_pipe_size(fd)
@@ -478,14 +497,37 @@ class Worker:
         self._selector.register(self._fds["resp"], selectors.EVENT_READ, "resp")
         self._selector.register(self._fds["out"], selectors.EVENT_READ, "out")
         self._selector.register(self._pidfd, selectors.EVENT_READ, "exit")
-        try:
-            if plan.mode == "bwrap":
+        if plan.mode == "bwrap":
+            try:
                 self._read_info(deadline)
+            except (WorkerDied, WorkerTimeout) as exc:
+                self._start_failed(exc)
+        return self._wait_hello(deadline)
+
+    def _start_forked(self, deadline: float) -> dict:
+        """Have a zygote of the pool fork this worker, then wait for its hello."""
+        config = self._config(None, None, SUBMISSION_MOUNT, with_nproc=True)
+        self.sandbox, self.pid, fds = self.pool.fork(config, deadline)
+        self._fds = dict(zip(("req", "resp", "out"), fds, strict=True))
+        for fd in fds:
+            os.set_blocking(fd, False)
+        for fd in fds[:2]:
+            _set_pipe_size(fd)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._fds["resp"], selectors.EVENT_READ, "resp")
+        self._selector.register(self._fds["out"], selectors.EVENT_READ, "out")
+        return self._wait_hello(deadline)
+
+    def _start_failed(self, exc: Exception):
+        self.kill()
+        raise WorkerStartError(f"{exc}; its output: {self.output.text().strip()[-2000:] or '(none)'}") from None
+
+    def _wait_hello(self, deadline: float) -> dict:
+        try:
             frame = self.exchange(None, max(0.0, deadline - time.monotonic()))
             hello = codec.decode(frame, limits=self.codec_limits).root
         except (WorkerDied, WorkerTimeout, codec.CodecError) as exc:
-            self.kill()
-            raise WorkerStartError(f"{exc}; its output: {self.output.text().strip()[-2000:] or '(none)'}") from None
+            self._start_failed(exc)
         if type(hello) is not dict or hello.get("hello") is not True:
             self.kill()
             raise WorkerStartError("the worker did not say hello")
@@ -542,7 +584,16 @@ class Worker:
 
     @property
     def alive(self) -> bool:
-        return not self._dead and not self._killed and self._popen is not None and self._popen.poll() is None
+        if self._dead or self._killed:
+            return False
+        if self.sandbox is not None:
+            return self.sandbox.running and self.sandbox.exits.get(self.pid, "gone") is None
+        return self._popen is not None and self._popen.poll() is None
+
+    @property
+    def lost_with_sandbox(self) -> bool:
+        """A forked worker whose sandbox went down (its zygote died or was killed) without it ending first."""
+        return self.sandbox is not None and not self.sandbox.running and self.sandbox.exits.get(self.pid) is None
 
     def _drain_output(self) -> None:
         fd = self._fds.get("out")
@@ -584,6 +635,9 @@ class Worker:
                 raise
             self._selector.register(self._fds["req"], selectors.EVENT_WRITE, "req")
         exited = False
+        control = self.sandbox.control.fileno() if self.sandbox is not None and self.sandbox.running else None
+        if control is not None:
+            self._selector.register(control, selectors.EVENT_READ, "control")
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -605,6 +659,10 @@ class Worker:
                     elif key.data == "exit":
                         self._selector.unregister(self._pidfd)
                         exited = True
+                    elif key.data == "control" and not self.alive:
+                        self._selector.unregister(control)
+                        control = None
+                        exited = True
                 if exited:
                     # The process is gone: whatever it wrote is already in the pipe.
                     frame = self._read_some(reader, resp, final=True)
@@ -614,9 +672,9 @@ class Worker:
             self._dead = True
             raise
         finally:
-            if views:
+            for fd in ([self._fds["req"]] if views else []) + ([control] if control is not None else []):
                 try:
-                    self._selector.unregister(self._fds["req"])
+                    self._selector.unregister(fd)
                 except (KeyError, ValueError):
                     pass
             self._drain_output()
@@ -661,13 +719,23 @@ class Worker:
 
     def exit_description(self) -> str:
         """How the process ended, in words (``exited with status 3``, ``killed by SIGKILL ...``)."""
-        if self._popen is None:
+        if self.sandbox is not None:
+            status = self.sandbox.await_exit(self.pid, 0.5)
+            if type(status) is not int:
+                return "it closed its pipe" if self.sandbox.running else "its sandbox stopped"
+            try:  # a kill the zygote confirmed is recorded as -SIGKILL; the zygote may send anything
+                code = status if status < 0 else os.waitstatus_to_exitcode(status)
+            except ValueError:
+                code = status
+            signum = -code if code < 0 else None
+        elif self._popen is None:
             return "it never started"
-        try:
-            code = self._popen.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            return "it closed its pipe"
-        signum = -code if code < 0 else code - 128 if self.plan.mode == "bwrap" and code > 128 else None
+        else:
+            try:
+                code = self._popen.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                return "it closed its pipe"
+            signum = -code if code < 0 else code - 128 if self.plan.mode == "bwrap" and code > 128 else None
         if signum is None:
             return f"it exited with status {code}"
         try:
@@ -686,6 +754,8 @@ class Worker:
         if self._killed:
             return
         self._killed = True
+        if self.sandbox is not None:
+            self.sandbox.kill_worker(self.pid)
         popen = self._popen
         if self._ns_pidfd is not None:
             try:
@@ -713,8 +783,9 @@ class Worker:
                 popen.wait()
             with _managed_lock:
                 _managed.discard(popen.pid)
-        _reap(([self._ns_pid] if self._ns_pid else []) + self._swept)
-        reap_orphans()
+        if popen is not None:
+            _reap(([self._ns_pid] if self._ns_pid else []) + self._swept)
+            reap_orphans()
         if self._fds.get("out") is not None:
             self._drain_output()
         if self._selector is not None:
@@ -731,3 +802,243 @@ class Worker:
             self._lease.release()
         if self._private is not None:
             shutil.rmtree(self._private, ignore_errors=True)
+        if self.sandbox is not None:
+            self.pool.release(self.sandbox, self.pid)
+
+
+# ---------------------------------------------------------------- zygotes
+
+_MAX_CONTROL_MESSAGE = 4096
+_CONTROL_SECONDS = 10.0  # a zygote answers a fork in milliseconds; past this it is deemed stuck
+_KILL_SECONDS = 2.0  # ... and confirms a kill in milliseconds; past this the whole sandbox is killed
+
+
+class SandboxBroken(Exception):
+    """A zygote died, stopped answering or broke its protocol: its sandbox is killed."""
+
+
+def check_pipe_ends(fds: list[int]) -> None:
+    """``fds`` must be a pipe's write end, then two read ends (a request, a response and an output pipe).
+
+    Raises:
+        SandboxBroken: anything else (a socket, a file, a device, the wrong end).
+    """
+    if len(fds) != 3:
+        raise SandboxBroken(f"{len(fds)} descriptors instead of 3")
+    for fd, mode in zip(fds, (os.O_WRONLY, os.O_RDONLY, os.O_RDONLY), strict=True):
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode) or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != mode:
+            raise SandboxBroken("a descriptor that is not the expected end of a pipe")
+
+
+class Sandbox:
+    """One bubblewrap sandbox running a zygote (:mod:`autograder.sandbox.zygote`) that forks workers.
+
+    The zygote is started as a :class:`Worker` would be (same plan, command
+    line, limits), holding one end of an ``AF_UNIX`` ``SOCK_SEQPACKET`` socket.
+    Nothing it sends is trusted: messages are bounded JSON, descriptors are
+    accepted only with a ``forked`` answer and only as three pipe ends of the
+    right direction, exit reports only once for a pid it forked. Any breach, a
+    closed socket or a late answer kills the sandbox (its namespace's init,
+    hence everything in it); the harness never signals a pid the zygote names.
+
+    Args:
+        limits: the zygote's limits: at least every part's (a worker can only lower them).
+    """
+
+    def __init__(self, plan: Plan, submission, limits: WorkerLimits, codec_limits: codec.CodecLimits,
+                 output: OutputLog):
+        self.control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._child = child
+        self.process = Worker(plan, "zygote", submission, limits, codec_limits=codec_limits, output=output,
+                              control_fd=child.fileno())
+        self.exits: dict[int, int | None] = {}  # pid of each worker forked here -> its wait status once it ended
+        self.broken = False
+
+    def start(self, timeout: float) -> None:
+        try:
+            hello = self.process.start(timeout)
+        finally:
+            self._child.close()
+        if hello.get("zygote") is not True:
+            self.kill()
+            raise WorkerStartError("the zygote did not say hello")
+        self.control.setblocking(False)
+
+    @property
+    def running(self) -> bool:
+        if not self.broken:
+            try:
+                self._receive((), 0.0)
+            except SandboxBroken:
+                self.kill()
+        return not self.broken
+
+    def _receive(self, expect: tuple, timeout: float):
+        """Handle the zygote's messages until one of a kind in ``expect`` comes: ``(kind, value, fds)``.
+
+        With ``expect`` empty, handle what is there and return ``None``.
+
+        Raises:
+            SandboxBroken: EOF, a malformed or unasked message, or no answer within ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                data, fds, flags, _ = socket.recv_fds(self.control, _MAX_CONTROL_MESSAGE, 3,
+                                                      socket.MSG_CMSG_CLOEXEC)
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if not expect:
+                    return None
+                if remaining <= 0 or not select.select([self.control], [], [], remaining)[0]:
+                    raise SandboxBroken(f"the zygote did not answer within {timeout:g} s") from None
+                continue
+            except OSError as exc:
+                raise SandboxBroken(f"its control socket failed: {exc}") from None
+            try:
+                if not data:
+                    raise SandboxBroken("the zygote is gone")
+                if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+                    raise SandboxBroken("an oversized message")
+                try:
+                    message = json.loads(data)
+                except ValueError:
+                    raise SandboxBroken("a message that is not JSON") from None
+                if type(message) is not dict or len(message) != 1:
+                    raise SandboxBroken("a malformed message")
+                (kind, value), = message.items()
+                if kind == "exited" and not fds:
+                    pid, status = value if type(value) is list and len(value) == 2 else (None, None)
+                    if type(pid) is not int or type(status) is not int or self.exits.get(pid, 0) is not None:
+                        raise SandboxBroken("an exit report of no live worker")
+                    self.exits[pid] = status
+                    continue
+                if kind not in expect or (fds and kind != "forked"):
+                    raise SandboxBroken(f"an unasked {kind!r} message")
+                if kind == "forked":
+                    check_pipe_ends(fds)
+                    if type(value) is not int or value in self.exits:
+                        raise SandboxBroken("a pid it had already given")
+                return kind, value, fds
+            except BaseException:
+                for fd in fds:
+                    os.close(fd)
+                raise
+
+    def await_exit(self, pid: int, timeout: float) -> int | None:
+        """Worker ``pid``'s wait status, waiting up to ``timeout`` for the zygote's report (``None``: none came)."""
+        deadline = time.monotonic() + timeout
+        while self.running and self.exits.get(pid) is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.control], [], [], remaining)[0]:
+                break
+        return self.exits.get(pid)
+
+    def fork(self, config: dict, timeout: float):
+        """A new worker: ``(pid, [req_w, resp_r, out_r])``, or ``None`` when the zygote refuses (start a new sandbox).
+
+        Raises:
+            SandboxBroken: the sandbox is killed.
+        """
+        try:
+            self.control.send(json.dumps({"op": "fork", "config": config}).encode())
+            kind, value, fds = self._receive(("forked", "refused"), min(timeout, _CONTROL_SECONDS))
+        except SandboxBroken:
+            self.kill()
+            raise
+        except OSError as exc:
+            self.kill()
+            raise SandboxBroken(f"its control socket failed: {exc}") from None
+        if kind == "refused":
+            self.process.output.note(f"the zygote refused a fork: {str(value)[:200]}")
+            return None
+        self.exits[value] = None
+        return value, fds
+
+    def kill_worker(self, pid: int) -> None:
+        """Have the zygote kill worker ``pid`` and everything under it; kill the sandbox if it does not confirm."""
+        if not self.running or self.exits.get(pid, 0) is not None:
+            return
+        try:
+            self.control.send(json.dumps({"op": "kill", "pid": pid}).encode())
+            _, value, _ = self._receive(("killed",), _KILL_SECONDS)
+            if value != pid:
+                raise SandboxBroken("it confirmed another kill")
+            self.exits[pid] = -int(signal.SIGKILL)
+        except (SandboxBroken, OSError):
+            self.kill()
+
+    def kill(self) -> None:
+        """Kill the zygote and everything in its sandbox. Idempotent."""
+        self.broken = True
+        self.process.kill()
+        self.control.close()
+
+
+class SandboxPool:
+    """The sandboxes of one :class:`~autograder.sandbox.remote.RemoteBackend`: workers are forked from the
+    current one; a sandbox whose zygote refuses (a worker left processes or files behind) is retired and
+    killed once its last worker is; one whose zygote breaks is killed at once, with its workers.
+
+    Args:
+        limits: the zygotes' limits (the largest of the parts').
+        start_seconds: how long a new sandbox may take to say hello.
+    """
+
+    def __init__(self, plan: Plan, submission, limits: WorkerLimits, codec_limits: codec.CodecLimits,
+                 output: OutputLog):
+        self.plan, self.submission, self.limits, self.codec_limits = plan, submission, limits, codec_limits
+        self.output = output
+        self.current: Sandbox | None = None
+        self.sandboxes: list[Sandbox] = []
+        self.started = 0
+
+    def fork(self, config: dict, deadline: float):
+        """``(sandbox, pid, fds)`` of a new worker with ``config``.
+
+        Raises:
+            WorkerStartError: no sandbox could start or fork it.
+        """
+        problem = "no sandbox"
+        for _ in range(3):
+            timeout = max(0.0, deadline - time.monotonic())
+            if self.current is None or not self.current.running:
+                sandbox = Sandbox(self.plan, self.submission, self.limits, self.codec_limits, self.output)
+                self.sandboxes.append(sandbox)
+                self.current = sandbox
+                self.started += 1
+                sandbox.start(timeout)
+            sandbox = self.current
+            try:
+                got = sandbox.fork(config, timeout)
+            except SandboxBroken as exc:
+                problem = str(exc)
+                self.output.note(f"a sandbox was killed: {exc}")
+                self._forget(sandbox)
+                continue
+            if got is None:
+                problem = "a new sandbox refused too"
+                self.current = None
+                self._forget(sandbox)
+                continue
+            return (sandbox, *got)
+        raise WorkerStartError(f"could not fork a worker: {problem}")
+
+    def release(self, sandbox: Sandbox, pid: int) -> None:
+        """Worker ``pid`` of ``sandbox`` was killed: kill a retired sandbox once it has no worker left."""
+        self._forget(sandbox)
+
+    def _forget(self, sandbox: Sandbox) -> None:
+        live = [pid for pid, status in sandbox.exits.items() if status is None]
+        if sandbox is not self.current and not live or not sandbox.running:
+            sandbox.kill()
+            if sandbox in self.sandboxes:
+                self.sandboxes.remove(sandbox)
+            if sandbox is self.current:
+                self.current = None
+
+    def close(self) -> None:
+        for sandbox in self.sandboxes:
+            sandbox.kill()
+        self.sandboxes = []
+        self.current = None

@@ -43,6 +43,7 @@ from autograder.sandbox import codec
 from autograder.sandbox.isolation import SANDBOX_GID, SANDBOX_UID, WorkerLimits, unreadable_by
 from autograder.sandbox.launcher import (
     OutputLog,
+    SandboxPool,
     Worker,
     WorkerDied,
     WorkerStartError,
@@ -366,11 +367,13 @@ def _per_part(value, part: str, default: float) -> float:
     return float(value)
 
 
-def _cleanup(parts: dict, stage_root: str) -> None:
+def _cleanup(parts: dict, pools: list, stage_root: str) -> None:
     for state in parts.values():
         if state.worker is not None:
             state.worker.kill()
             state.worker = None
+    for pool in pools:
+        pool.close()
     shutil.rmtree(stage_root, ignore_errors=True)
 
 
@@ -418,7 +421,8 @@ class RemoteBackend:
         self._closed = False
         self._stage_root = tempfile.mkdtemp(prefix="autograder-submission-")
         os.chmod(self._stage_root, 0o711)
-        self._finalizer = weakref.finalize(self, _cleanup, self._parts, self._stage_root)
+        self._pools: list[SandboxPool] = []  # the zygotes' sandboxes (bubblewrap only), made on first use
+        self._finalizer = weakref.finalize(self, _cleanup, self._parts, self._pools, self._stage_root)
         self.folder = stage_submission(submission_dir, Path(self._stage_root) / "submission")
         self._check_readable(sandbox_gid)
         # A worker cannot legitimately send more than its memory; the header cap bounds JSON parsing here.
@@ -513,6 +517,26 @@ class RemoteBackend:
         state.mark("timeout")
         return StudentTimeout(f"the {state.name} part (all its calls together)", self._budget(state.name))
 
+    def _pool(self) -> SandboxPool | None:
+        """Under bubblewrap, the zygotes that fork this submission's workers (one sandbox for all parts while
+        it stays clean); a plain process plan starts one process per worker."""
+        if self._plan.mode != "bwrap":
+            return None
+        if not self._pools:
+            limits = WorkerLimits.from_config(self.limits, max(self._budget(part) for part in PART_IDS))
+            self._pools.append(SandboxPool(self._plan, self.folder, limits, self._codec_limits, OutputLog(16 << 10)))
+        return self._pools[0]
+
+    def _lost(self, state: _Part) -> None:
+        """Its worker died between calls: a crash, unless it went down with its sandbox (another part's doing)."""
+        worker = state.worker
+        if worker.lost_with_sandbox:
+            state.output.note("the worker was stopped with its sandbox (by another part's code)")
+        else:
+            state.output.note(f"the worker died between calls: {worker.exit_description()}")
+            state.mark("crashed")
+        self._stop(state)
+
     def _stop(self, state: _Part) -> None:
         if state.worker is not None:
             state.worker.kill()
@@ -535,7 +559,7 @@ class RemoteBackend:
             raise StudentTimeout(f"the {part} part (all its calls together)", self._budget(part))
         worker = Worker(self._plan, part, self.folder, WorkerLimits.from_config(self.limits, self._budget(part)),
                         stand_ins=self._stand_ins.get(part), codec_limits=self._codec_limits,
-                        output=state.output)
+                        output=state.output, pool=self._pool())
         state.output.note(f"{'starting' if first else 'restarting'} the worker for {part} ({self.isolation})")
         try:
             worker.start(self._start_seconds)
@@ -695,9 +719,7 @@ class RemoteBackend:
             raise self._over_budget(state)
         if state.worker is not None and not state.worker.alive:
             # It died between calls (a thread of the student's, a CPU limit): that is a crash too.
-            state.output.note(f"the worker died between calls: {state.worker.exit_description()}")
-            state.mark("crashed")
-            self._stop(state)
+            self._lost(state)
         if state.worker is None:
             self._start(state, first=False)
         timeout, by_budget = self._timeout(state)
@@ -771,8 +793,7 @@ class RemoteBackend:
         state = self._state(handle._part)
         if state.worker is None or not state.worker.alive:
             if state.worker is not None:
-                state.mark("crashed")
-                self._stop(state)
+                self._lost(state)
             raise StudentCrashed(f"{handle!r} was lost when the process running your code stopped")
         self._check_handle(state, handle)
         return state

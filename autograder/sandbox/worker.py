@@ -4,6 +4,9 @@ Started fresh per part by :mod:`autograder.sandbox.launcher` as::
 
     python -s -S -P -B -X utf8 -c BOOTSTRAP CONFIG_JSON
 
+or, under bubblewrap, forked per part by the sandbox's zygote
+(:mod:`autograder.sandbox.zygote`), which then calls :func:`run` in the child.
+
 It applies its resource limits and closes every inherited file descriptor
 but stdin (``/dev/null``), stdout/stderr (a pipe the harness drains into a
 capped log: the student's prints never touch the protocol) and the two
@@ -152,10 +155,10 @@ class Server:
 
     # ------------------------------------------------------------ loading
 
-    def hello(self, applied_limits: dict, probe: bool) -> None:
+    def hello(self, applied_limits: dict, probe: bool, **extra) -> None:
         np = self._np
         self.send({"seq": 0, "hello": True, "pid": os.getpid(), "uid": os.getuid(), "probe": probe,
-                   "python": sys.version.split()[0], "numpy": np.__version__, "limits": applied_limits})
+                   "python": sys.version.split()[0], "numpy": np.__version__, "limits": applied_limits, **extra})
 
     def load(self) -> bool:
         """Import the part's module; report ``ok`` or why not (``missing``/``invalid``/``crashed``)."""
@@ -539,9 +542,18 @@ class _AsHandle:
 
 
 def main(argv=None) -> None:
-    """Entry point inside the sandbox: ``argv[0]`` is the JSON configuration."""
+    """Entry point inside the sandbox: ``argv[0]`` is the JSON configuration (``zygote``: serve forks instead)."""
     argv = sys.argv[1:] if argv is None else argv
     config = json.loads(argv[0])
+    if config.get("zygote") is not None:
+        from autograder.sandbox.zygote import main as zygote_main
+
+        zygote_main(config)
+    run(config)
+
+
+def run(config: dict) -> None:
+    """Apply the limits, close inherited descriptors, say hello, import the part and serve it; never returns."""
     applied = apply_limits({name: tuple(value) for name, value in config.get("rlimits", {}).items()})
     req_fd, resp_fd = config["fds"]
     _close_inherited_fds({req_fd, resp_fd})

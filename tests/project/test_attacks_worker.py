@@ -113,7 +113,7 @@ def test_the_worker_is_unprivileged_limited_and_alone(attack):
     assert set(found["caps"]) == {"0000000000000000"}
     assert found["limits"] == {"AS": TIGHT.memory_mb << 20, "CPU": int(TIGHT.part_seconds) + 12,
                                "NPROC": TIGHT.processes, "FSIZE": 16 << 20, "NOFILE": 32, "CORE": 0}
-    assert found["pids"] == [1, 2] and found["host"] == "sandbox"
+    assert found["pids"] == [1, 2, 3] and found["host"] == "sandbox"  # bwrap's init, the zygote, the worker
     assert found["nested_userns"] == -1 and found["cwd"] == "/tmp"
     assert "PATH" in found["env"] and not any(name.startswith(("PYTEST", "VIRTUAL_ENV")) for name in found["env"])
 
@@ -602,8 +602,8 @@ def test_no_process_survives_close(attack):
     while not survivors(tag) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert survivors(tag), "the daemon should be running before close()"
-    worker = backend._parts["debugging"].worker
-    own = [worker._popen.pid, worker._ns_pid]  # bwrap outside, the pid namespace's init inside
+    zygote = backend._parts["debugging"].worker.sandbox.process
+    own = [zygote._popen.pid, zygote._ns_pid]  # bwrap outside, the pid namespace's init inside
     backend.close()
     assert survivors(tag) == []
     assert [pid for pid in own if Path(f"/proc/{pid}").exists()] == []
