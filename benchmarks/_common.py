@@ -48,16 +48,6 @@ def cast_model(model, dtype):
     return model
 
 
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls of ``fn``."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
     """Median wall time of each function, calling them in turn (A B A B ...) so drift hits all alike."""
     for fn in fns.values():  # warm-up: imports, first allocations, thread pools

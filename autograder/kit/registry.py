@@ -33,25 +33,3 @@ def kit_name(obj) -> str | None:
     """The registry name of ``obj``'s class when it is exactly a kit class, else ``None``."""
     name = type(obj).__name__
     return name if KIT_CLASSES.get(name) is type(obj) else None
-
-
-def kit_state(obj) -> dict:
-    """The attributes that make up a kit object's state (``cls.STATE``)."""
-    return {field: getattr(obj, field) for field in type(obj).STATE}
-
-
-def rebuild_kit(name: str, state: dict):
-    """A kit object of class ``name`` with ``state``, built without running ``__init__``.
-
-    Raises:
-        ValueError: when ``name`` is not a kit class or ``state`` has other fields.
-    """
-    cls = KIT_CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"not a kit class: {name!r}")
-    if set(state) != set(cls.STATE):
-        raise ValueError(f"{name} state must have fields {sorted(cls.STATE)}, got {sorted(state)}")
-    obj = cls.__new__(cls)
-    for field, value in state.items():
-        setattr(obj, field, value)
-    return obj

@@ -37,7 +37,7 @@ import textwrap
 from collections.abc import Callable, Mapping
 from typing import Literal
 
-from autograder.reports.figures import figures_for_test
+from autograder.reports.figures import figures_hook
 from autograder.reports.grades import format_points as _points
 from autograder.results import PartResult, StudentResult, TestResult
 
@@ -259,11 +259,6 @@ def _message_html(message: str) -> str:
     return '<pre class="message">' + "\n".join(lines) + "</pre>"
 
 
-def _default_test_extras(test: TestResult) -> str:
-    """The figures of one public test, or ``""`` when it has none that can be drawn (data malformed, no Matplotlib)."""
-    return "".join(figures_for_test(test))
-
-
 def _extras(test: TestResult, test_extras: TestExtras | None) -> str:
     """The hook's trusted HTML for a public test, or ``""``."""
     if test_extras is None or not _public(test):
@@ -383,7 +378,7 @@ def feedback_html(result: StudentResult, *, title: str = "Grading report",
     """
     part_titles = part_titles or {}
     if test_extras == "auto":
-        test_extras = _default_test_extras if part_extras is None else None
+        test_extras = figures_hook("all") if part_extras is None else None
     body = [f'<h1 id="top">{_e(title)}</h1>',
             f'<p class="meta">Student: <code>{_e(result.student)}</code> &middot; graded in: '
             f"<code>{_e(result.isolation or 'unknown')}</code></p>"]

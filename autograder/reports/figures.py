@@ -37,6 +37,7 @@ import math
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from autograder.config import FIGURE_POLICIES
 from autograder.results import PartResult, TestResult
 
 log = logging.getLogger(__name__)
@@ -465,10 +466,10 @@ def figures_hook(policy: str) -> Callable[[TestResult], str] | None:
     Raises:
         ValueError: an unknown policy.
     """
+    if policy not in FIGURE_POLICIES:
+        raise ValueError(f"unknown figures policy {policy!r} ({', '.join(FIGURE_POLICIES)})")
     if policy == "none":
         return None
-    if policy not in ("failed", "all"):
-        raise ValueError(f"unknown figures policy {policy!r} (failed, all or none)")
 
     def hook(test: TestResult) -> str:
         if policy == "failed" and test.passed:

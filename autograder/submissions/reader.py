@@ -33,7 +33,6 @@ from autograder.submissions.sources import decode_source, notebook_to_module
 
 MAX_PY_BYTES = 4 * 2**20
 MAX_NOTEBOOK_BYTES = 16 * 2**20
-ENTRY_KINDS = ("folder", "zip", "notebook", "link")
 _SUFFIXES = (".py", ".ipynb")
 
 
