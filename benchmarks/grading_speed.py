@@ -511,7 +511,7 @@ def nbgrader_scores(course, root: Path, students: list[str]) -> list[tuple[float
                  gradebook.find_submission(course.assignment, s).max_score) for s in students]
 
 
-def bench_nbgrader(n: int, k_demo: int, work: Path) -> dict:
+def bench_nbgrader(n: int, k_demo: int, rounds: int, work: Path) -> dict:
     import logging
     import warnings
 
@@ -526,11 +526,26 @@ def bench_nbgrader(n: int, k_demo: int, work: Path) -> dict:
     plain = work / "nbgrader-no-demos"
     print(f"  building the nbgrader course without demo cells, {n} students ...", flush=True)
     out["generate_no_demos"] = build_nbgrader_course(course, plain, students, True, work / "nbgrader-gen-1.log")
-    print(f"  nbgrader autograde, {n} students, demo cells stripped (load {load()}) ...", flush=True)
-    out["nbgrader_no_demos"] = run_timed([str(BIN / "nbgrader"), "autograde", course.assignment],
-                                         work / "nbgrader-autograde-no-demos.log", cwd=plain)
-    out["load_nbgrader_no_demos"] = load()
-    out["scores_no_demos"] = nbgrader_scores(course, plain, students)
+    # ours grades a byte-for-byte copy of the submitted/ folders nbgrader grades for the goal (it never runs demo
+    # cells: the notebooks with demo cells would give it the same modules)
+    ours_subs = work / "ours-notebooks"
+    shutil.copytree(plain / "submitted", ours_subs / "submitted")
+    # Rounds alternate the two commands, so that a passing load costs both alike; each is judged by its best round.
+    out["nbgrader_runs"], out["ours_runs"], out["loads"] = [], [], []
+    for r in range(1, rounds + 1):
+        print(f"  round {r}/{rounds}: nbgrader autograde, {n} students, demo cells stripped (load {load()}) ...",
+              flush=True)
+        out["nbgrader_runs"].append(run_timed(
+            [str(BIN / "nbgrader"), "autograde", course.assignment, *(["--force"] if r > 1 else [])],
+            work / f"nbgrader-autograde-no-demos-{r}.log", cwd=plain))
+        out["scores_no_demos"] = nbgrader_scores(course, plain, students)
+        print(f"  round {r}/{rounds}: our grader, the same {n} notebook submissions, --jobs 2 (load {load()}) ...",
+              flush=True)
+        seconds, results = grade_cli(ours_subs, work / f"out-notebooks-{r}", 2, work / f"grade-notebooks-{r}.log")
+        out["ours_runs"].append(seconds)
+        out["ours_isolation"] = check_full_marks(results, f"notebooks, round {r}")
+        out["loads"].append(load())
+    out["nbgrader_no_demos"], out["ours"] = min(out["nbgrader_runs"]), min(out["ours_runs"])
 
     full = work / "nbgrader-full"
     demo_students = students[:k_demo]
@@ -544,15 +559,6 @@ def bench_nbgrader(n: int, k_demo: int, work: Path) -> dict:
         out["load_nbgrader_full"] = load()
         out["scores_full"] = nbgrader_scores(course, full, demo_students)
 
-    # ours, on a byte-for-byte copy of the submitted/ folders nbgrader graded for the goal (it never runs demo
-    # cells: the notebooks with demo cells would give it the same modules)
-    ours_subs = work / "ours-notebooks"
-    shutil.copytree(plain / "submitted", ours_subs / "submitted")
-    print(f"  our grader, the same {n} notebook submissions, --jobs 2 (load {load()}) ...", flush=True)
-    seconds, results = grade_cli(ours_subs, work / "out-notebooks", 2, work / "grade-notebooks.log")
-    out["ours"] = seconds
-    out["load_ours"] = load()
-    out["ours_isolation"] = check_full_marks(results, "notebooks")
     out["ours_sources"] = sorted({p.source.split(" ")[0] for r in results for p in r.parts.values()})
     out["ours_scores"] = [(r.total, r.max_total) for r in results]
     out["ours_tests"] = sum(len(p.tests) for p in results[0].parts.values())
@@ -583,15 +589,19 @@ def report_nbgrader(nb: dict) -> None:
     print("    cells STRIPPED (its cheapest run, the fair one); the notebooks as they are, demos run, " + demos)
     ours_sources = ", ".join(nb["ours_sources"])
     print(f"    Our grader graded: {ours_sources} (the reference's code, from the notebooks' cells).")
+    rounds = len(nb["ours_runs"])
+    print(f"    Stripped notebooks: {rounds} round(s), each nbgrader then ours; each judged by its best round "
+          "(wall s, per round: " + ", ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(nb["nbgrader_runs"], nb["ours_runs"]))
+          + "; load after each round: " + "; ".join(nb["loads"]) + ").")
     per_plain = nb["nbgrader_no_demos"] / n
-    rows = [["nbgrader autograde, demo cells stripped", n, f"{nb['nbgrader_no_demos']:.1f}", f"{per_plain:.2f}",
-             _scores(nb["scores_no_demos"]), nb["load_nbgrader_no_demos"]]]
+    rows = [["nbgrader autograde, demo cells stripped (best)", n, f"{nb['nbgrader_no_demos']:.1f}",
+             f"{per_plain:.2f}", _scores(nb["scores_no_demos"])]]
     if k:
         rows.append(["nbgrader autograde, notebooks as they are", k, f"{nb['nbgrader_full']:.1f}",
-                     f"{nb['nbgrader_full'] / k:.2f}", _scores(nb["scores_full"]), nb["load_nbgrader_full"]])
-    rows.append(["ours, autograder grade --jobs 2 (sandboxed)", n, f"{nb['ours']:.1f}", f"{nb['ours'] / n:.2f}",
-                 _scores(nb["ours_scores"]), nb["load_ours"]])
-    print_table(["run", "students", "wall s", "s/student", "scores", "load avg after"], rows)
+                     f"{nb['nbgrader_full'] / k:.2f}", _scores(nb["scores_full"])])
+    rows.append(["ours, autograder grade --jobs 2 (sandboxed, best)", n, f"{nb['ours']:.1f}", f"{nb['ours'] / n:.2f}",
+                 _scores(nb["ours_scores"])])
+    print_table(["run", "students", "wall s", "s/student", "scores"], rows)
     print(f"    ratio nbgrader / ours, demo cells stripped:  {nb['nbgrader_no_demos'] / nb['ours']:.2f}x")
     if k:
         print(f"    ratio nbgrader / ours, notebooks as they are: {nb['nbgrader_full'] / k * n / nb['ours']:.2f}x"
@@ -766,6 +776,8 @@ def main(argv=None) -> int:
     parser.add_argument("--nbgrader-demo-students", type=int, default=2, metavar="K",
                         help="students nbgrader grades with the demo cells run (default 2; 0: skip)")
     parser.add_argument("--part5-repeats", type=int, default=3, help="fresh processes timing Part 5 alone")
+    parser.add_argument("--nbgrader-rounds", type=int, default=2, metavar="R",
+                        help="rounds of nbgrader then ours on the stripped notebooks; each judged by its best (default 2)")
     parser.add_argument("--skip-nbgrader", action="store_true", help="measure our grader only")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, outputs)")
     parser.add_argument("--inner", choices=("part5", "profile"), help=argparse.SUPPRESS)
@@ -802,7 +814,7 @@ def main(argv=None) -> int:
             except ImportError:
                 print("  nbgrader is not installed (pip install -e '.[nbgrader]'): comparison skipped")
             else:
-                nb = bench_nbgrader(n, k_demo, work)
+                nb = bench_nbgrader(n, k_demo, max(1, args.nbgrader_rounds), work)
         print(f"  profiling one student in-process (load {load()}) ...", flush=True)
         prof = run_inner("profile", work / "profile.log")
 

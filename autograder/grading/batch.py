@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -202,14 +203,33 @@ def _jsonable(value):
 # ---------------------------------------------------------------- child processes
 
 
-def _context():
-    """Fork children from a server that has the grader imported: fast starts, no threads inherited."""
+def _context(course: Course):
+    """Fork children from a server that has the grader and the course's suites imported: fast starts, no threads
+    inherited. The server starts in the background on the first call (once per process: a later batch of another
+    course has the first one's suites forgotten), so that it gets ready while the batch is being planned."""
     limit_native_threads()  # the server imports NumPy after this: every child has one BLAS thread
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["autograder.grading.preload"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    os.environ[engine.WARM_SUITES_ENV] = json.dumps([str(course.root), str(course.suites)])
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["autograder.grading.preload"])
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return ctx
+
+
+def _import_report_libraries() -> None:
+    """Import Matplotlib and Pillow in a background thread, while the children grade, for the summary's figure."""
+    def target():
+        try:
+            import matplotlib.backends.backend_agg  # noqa: F401
+            import matplotlib.figure  # noqa: F401
+            import PIL.Image  # noqa: F401
+        except ImportError:
+            pass
+
+    threading.Thread(target=target, name="import-report-libraries", daemon=True).start()
 
 
 def _silence() -> None:
@@ -248,6 +268,10 @@ def _child(conn, course: Course, student: str, staged: Staged, policy: str, visi
         data = json.dumps({"error": f"the result could not be encoded: {exc}"}).encode("utf-8")
     conn.send_bytes(data)
     conn.close()
+    import resource as _r  # DEBUG
+    _u = _r.getrusage(_r.RUSAGE_SELF)
+    with open("/tmp/childcpu.log", "a") as _f:
+        _f.write(f"{student} {_u.ru_utime:.3f} {_u.ru_stime:.3f} {_u.ru_minflt}\n")
 
 
 def student_deadline(course: Course) -> float:
@@ -303,7 +327,7 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
     Returns:
         student id -> what grading produced.
     """
-    ctx = _context()
+    ctx = _context(course)
     pending = deque(jobs)
     limit = deadline if deadline is not None else student_deadline(course)
     n_jobs = max(1, n_jobs or os.cpu_count() or 1)
@@ -363,6 +387,7 @@ def plan_batch(course: Course, submissions: Path, out: Path, *, isolation_policy
         SubmissionError: ``submissions`` is not a folder.
         IsolationUnavailable: ``require`` and no sandbox here (checked before anything is graded).
     """
+    _context(course)  # the children's fork server gets ready meanwhile
     if isolation_policy == "require":
         available, why = engine.isolation_available(course)
         if not available:
@@ -407,6 +432,8 @@ def run_batch(plan: BatchPlan, *, n_jobs: int | None = None, progress: Progress 
         if progress is not None:
             progress(graded.result)
 
+    if plan.to_grade:
+        _import_report_libraries()
     graded = grade_jobs(course, plan.to_grade, n_jobs=n_jobs, isolation_policy=plan.isolation_policy,
                         visibility=plan.visibility, on_done=on_done, deadline=deadline)
     for student, outcome in graded.items():

@@ -1,4 +1,4 @@
-"""Many calls of one student function in a single request (``Backend.run_kit("calls.each", ...)``).
+"""Many calls into student code in a single request (``Backend.run_kit("calls.each", ...)``).
 
 A suite that checks a function on hundreds of small cases would otherwise
 pay one round trip into the sandbox per case. The outcome of each call is
@@ -40,6 +40,35 @@ def each(function, calls: list) -> list:
     for args in calls:
         try:
             outcomes.append(["ok", function(*args)])
+        except Exception as exc:  # noqa: BLE001 - the suite judges each call's exception itself
+            outcomes.append(["raised", type(exc).__name__, _message(exc)])
+    return outcomes
+
+
+def each_with_attribute(obj, name: str, values: list, method: str, args: list) -> list:
+    """For each of ``values``: ``setattr(obj, name, value)``, then ``getattr(obj, method)(*args)``.
+
+    A suite that perturbs one parameter of a student's model at a time (central
+    differences) needs one request per parameter instead of three per entry.
+    The attribute keeps the last value; ``args`` are the same objects for every
+    call, as they would be in a loop.
+
+    Returns:
+        One outcome per value, as :func:`each` gives them (an exception from
+        ``setattr`` or ``getattr`` is that value's outcome too).
+
+    Raises:
+        ValueError: ``values`` or ``args`` is not a list, or ``values`` is too long.
+    """
+    if not isinstance(values, list) or len(values) > MAX_CALLS or not isinstance(args, list):
+        raise ValueError(f"values must be a list of at most {MAX_CALLS} values and args a list")
+    if not (isinstance(name, str) and isinstance(method, str)):
+        raise ValueError("name and method must be str")
+    outcomes = []
+    for value in values:
+        try:
+            setattr(obj, name, value)
+            outcomes.append(["ok", getattr(obj, method)(*args)])
         except Exception as exc:  # noqa: BLE001 - the suite judges each call's exception itself
             outcomes.append(["raised", type(exc).__name__, _message(exc)])
     return outcomes

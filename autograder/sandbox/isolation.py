@@ -20,6 +20,7 @@ user namespace counts only that sandbox's processes).
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import stat
@@ -212,6 +213,8 @@ def unreadable_paths(layout: HostLayout, uid: int, gid: int, extra=()) -> list[s
 
 # ---------------------------------------------------------------- command lines
 
+MALLOC_MMAP_THRESHOLD = 32 << 20  # bytes: glibc malloc's fixed thresholds (see _SANDBOX_ENV)
+MALLOC_TRIM_THRESHOLD = 64 << 20
 _SANDBOX_ENV = {
     "PATH": "/usr/bin:/bin",
     "HOME": "/tmp",
@@ -224,9 +227,23 @@ _SANDBOX_ENV = {
     # glibc malloc: fixed thresholds instead of its dynamic ones, which start small in a fresh process, so
     # every training step's few MB of temporaries were unmapped and faulted in again (about 2x the time of
     # an MNIST training in a new worker). Memory still counts against RLIMIT_AS.
-    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-    "MALLOC_TRIM_THRESHOLD_": str(64 << 20),
+    "MALLOC_MMAP_THRESHOLD_": str(MALLOC_MMAP_THRESHOLD),
+    "MALLOC_TRIM_THRESHOLD_": str(MALLOC_TRIM_THRESHOLD),
 }
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+
+
+def fix_malloc_thresholds() -> bool:
+    """Give this process the workers' fixed glibc malloc thresholds (for a trusted process that handles the same
+    large arrays, such as a batch's grading processes); ``False`` where there is no glibc ``mallopt``."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)) and \
+        bool(mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD))
+
+
 # -s -S: no user site, no site.py (so no .pth files, no editable-install finder); -P: nothing from the cwd;
 # -B: no bytecode written. Not -E: the environment is set from scratch by the launcher.
 PYTHON_FLAGS = ("-s", "-S", "-P", "-B", "-X", "utf8")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -404,6 +407,55 @@ def test_calls_each_runs_many_calls_in_one_request_and_keeps_each_outcome(tmp_pa
         assert backend.part_status("debugging") == "ok"
     with pytest.raises(ValueError, match="argument lists"):
         student.run_kit("calls.each", function, ["not a list of lists"])
+
+
+PERTURBED = """
+    import numpy as np
+
+    class Model:
+        def __init__(self):
+            self.W = np.zeros(2)
+            self.seen = []
+
+        def forward(self, X):
+            if self.W[0] < 0:
+                raise ValueError("negative weight")
+            X += 1  # the same X every call, as in a loop
+            self.seen.append(float(X[0]))
+            return X * self.W.sum()
+"""
+
+
+@pytest.mark.parametrize("backend_kind", ["remote", "in-process"])
+def test_each_with_attribute_sets_then_calls_in_one_request(tmp_path, remote_factory, backend_kind):
+    folder = write_submission(tmp_path, backprop=PERTURBED)
+    backend = remote_factory(folder) if backend_kind == "remote" else InProcessBackend(folder)
+    student = Student(backend, allowed=("backprop",))
+    model = student.backprop.Model()
+    X = np.zeros(1)
+    values = [np.array([1.0, 2.0]), np.array([-1.0, 0.0]), np.array([0.5, 0.5])]
+    requests = backend._parts["backprop"].seq if backend_kind == "remote" else 0
+    outcomes = student.run_kit("calls.each_with_attribute", model, "W", values, "forward", [X])
+    assert [o[0] for o in outcomes] == ["ok", "raised", "ok"]
+    np.testing.assert_array_equal(outcomes[0][1], [3.0])  # X was 1 then: 1 * (1 + 2)
+    assert outcomes[1][1:] == ["ValueError", "negative weight"]
+    np.testing.assert_array_equal(outcomes[2][1], [2.0])  # X was 2 then: 2 * (0.5 + 0.5)
+    np.testing.assert_array_equal(model.W, [0.5, 0.5])  # the last value stays
+    assert list(model.seen) == [1.0, 2.0]
+    np.testing.assert_array_equal(X, [2.0])  # the caller's X is changed as the calls changed it
+    if backend_kind == "remote":
+        assert backend._parts["backprop"].seq == requests + 3  # the call, then the two attribute reads
+    outcome = student.run_kit("calls.each_with_attribute", model, "W", [np.ones(2)], "no_such_method", [X])
+    assert outcome[0][:2] == ["raised", "AttributeError"]
+    with pytest.raises(ValueError, match="values must be a list"):
+        student.run_kit("calls.each_with_attribute", model, "W", "not a list", "forward", [X])
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_a_grading_process_can_take_the_workers_malloc_thresholds():
+    code = ("from autograder.sandbox.isolation import fix_malloc_thresholds as f; import sys; "
+            "sys.exit(0 if f() else 1)")
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 
 
 # ---------------------------------------------------------------- timeouts, crashes, restarts

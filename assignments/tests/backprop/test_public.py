@@ -347,30 +347,45 @@ def _close(found, expected, rtol, atol) -> bool:
     return bool(np.all(np.isfinite(f)) and np.all(np.abs(f - expected) <= atol + rtol * np.abs(expected)))
 
 
-def harness_numerical_gradients(model, params: dict, X, Y, h: float = 1e-5) -> tuple[dict, dict]:
+def harness_numerical_gradients(student, model, params: dict, X, Y, h: float = 1e-5) -> tuple[dict, dict]:
     """Central differences of the loss of ``model.forward(X)``, one parameter entry at a time.
 
     The harness sets a perturbed copy of one parameter, calls the student's
     ``forward`` and computes the loss itself, twice over: the contract's
     loss (with the ``1e-8``) and the plain cross-entropy (without it, whose
     exact gradient is ``dz3 = (probs - Y) / m``); see :func:`reference_gradients`.
-    Afterwards the model has ``params`` again. Returns ``(with_eps, plain)``.
+    The perturbed forwards of one parameter run in one request to the
+    student's code (``calls.each_with_attribute``); a forward that raises
+    fails the test. Afterwards the model has ``params`` again. Returns ``(with_eps, plain)``.
     """
     with_eps, plain = {}, {}
     for name in PARAMS:
         base = params[name]
-        g_eps, g_plain = np.zeros_like(base), np.zeros_like(base)
-        for idx in np.ndindex(base.shape):
-            losses = []
+        indices = list(np.ndindex(base.shape))
+        perturbed = []
+        for idx in indices:
             for delta in (h, -h):
                 p = base.copy()
                 p[idx] = base[idx] + delta
-                setattr(model, name, p)
-                probs = np.asarray(model.forward(X), dtype=np.float64)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    losses.append((contract_loss(probs, Y), float(-np.mean(np.log(np.sum(probs * Y, axis=1))))))
-            g_eps[idx] = (losses[0][0] - losses[1][0]) / (2.0 * h)
-            g_plain[idx] = (losses[0][1] - losses[1][1]) / (2.0 * h)
+                perturbed.append(p)
+        outcomes = student.run_kit("calls.each_with_attribute", model, name, perturbed, "forward", [X])
+        if not (isinstance(outcomes, list) and len(outcomes) == len(perturbed)
+                and all(isinstance(o, list) and o and o[0] in ("ok", "raised") for o in outcomes)):
+            fail(f"running forward with {len(perturbed)} perturbed copies of {name} returned something other than "
+                 "their results (the grader's helper in your process was changed?)")
+        losses = []
+        for k, outcome in enumerate(outcomes):
+            if outcome[0] == "raised":
+                fail(f"forward(X) raised {outcome[1]}: {outcome[2]}\n  (after setting {name} to a copy with entry "
+                     f"{indices[k // 2]} changed by {h if k % 2 == 0 else -h:g}, for the numerical gradient)")
+            probs = np.asarray(outcome[1], dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                losses.append((contract_loss(probs, Y), float(-np.mean(np.log(np.sum(probs * Y, axis=1))))))
+        g_eps, g_plain = np.zeros_like(base), np.zeros_like(base)
+        for k, idx in enumerate(indices):
+            plus, minus = losses[2 * k], losses[2 * k + 1]
+            g_eps[idx] = (plus[0] - minus[0]) / (2.0 * h)
+            g_plain[idx] = (plus[1] - minus[1]) / (2.0 * h)
         setattr(model, name, base.copy())
         with_eps[name], plain[name] = g_eps, g_plain
     return with_eps, plain
@@ -656,7 +671,7 @@ def test_gradients_match_numerical(student, rng, feedback):
     analytic = expect_gradient_structure(model.gradients(X, Y), {k: v.shape for k, v in params.items()},
                                          what=what)
     set_params(model, params)
-    numeric = harness_numerical_gradients(model, params, X, Y)
+    numeric = harness_numerical_gradients(student, model, params, X, Y)
     feedback["relative_errors"] = {"series": {"your gradients vs central differences": {
         name: cs231n_relative_error(analytic[name], numeric[0][name]) for name in PARAMS}}}
     expect_matches_numerical(analytic, numeric, what=what, m=m)
