@@ -590,8 +590,9 @@ def report_nbgrader(nb: dict) -> None:
     ours_sources = ", ".join(nb["ours_sources"])
     print(f"    Our grader graded: {ours_sources} (the reference's code, from the notebooks' cells).")
     rounds = len(nb["ours_runs"])
+    pairs = zip(nb["nbgrader_runs"], nb["ours_runs"], strict=True)
     print(f"    Stripped notebooks: {rounds} round(s), each nbgrader then ours; each judged by its best round "
-          "(wall s, per round: " + ", ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(nb["nbgrader_runs"], nb["ours_runs"]))
+          "(wall s, nbgrader / ours: " + ", ".join(f"{a:.1f} / {b:.1f}" for a, b in pairs)
           + "; load after each round: " + "; ".join(nb["loads"]) + ").")
     per_plain = nb["nbgrader_no_demos"] / n
     rows = [["nbgrader autograde, demo cells stripped (best)", n, f"{nb['nbgrader_no_demos']:.1f}",
@@ -777,7 +778,8 @@ def main(argv=None) -> int:
                         help="students nbgrader grades with the demo cells run (default 2; 0: skip)")
     parser.add_argument("--part5-repeats", type=int, default=3, help="fresh processes timing Part 5 alone")
     parser.add_argument("--nbgrader-rounds", type=int, default=2, metavar="R",
-                        help="rounds of nbgrader then ours on the stripped notebooks; each judged by its best (default 2)")
+                        help="rounds of nbgrader then ours on the stripped notebooks, each judged by its best "
+                             "(default 2)")
     parser.add_argument("--skip-nbgrader", action="store_true", help="measure our grader only")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, outputs)")
     parser.add_argument("--inner", choices=("part5", "profile"), help=argparse.SUPPRESS)
