@@ -203,14 +203,13 @@ def _jsonable(value):
 # ---------------------------------------------------------------- child processes
 
 
-def _context(course: Course):
-    """Fork children from a server that has the grader and the course's suites imported: fast starts, no threads
-    inherited. The server starts in the background on the first call (once per process: a later batch of another
-    course has the first one's suites forgotten), so that it gets ready while the batch is being planned."""
+def _context():
+    """Fork children from a server that has the grader imported: fast starts, no threads inherited. The server
+    starts in the background on the first call (once per process), so that it gets ready while the batch is being
+    planned."""
     limit_native_threads()  # the server imports NumPy after this: every child has one BLAS thread
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
-    os.environ[engine.WARM_SUITES_ENV] = json.dumps([str(course.root), str(course.suites)])
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["autograder.grading.preload"])
     from multiprocessing import forkserver
@@ -327,7 +326,7 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
     Returns:
         student id -> what grading produced.
     """
-    ctx = _context(course)
+    ctx = _context()
     pending = deque(jobs)
     limit = deadline if deadline is not None else student_deadline(course)
     n_jobs = max(1, n_jobs or os.cpu_count() or 1)
@@ -387,7 +386,7 @@ def plan_batch(course: Course, submissions: Path, out: Path, *, isolation_policy
         SubmissionError: ``submissions`` is not a folder.
         IsolationUnavailable: ``require`` and no sandbox here (checked before anything is graded).
     """
-    _context(course)  # the children's fork server gets ready meanwhile
+    _context()  # the children's fork server gets ready meanwhile
     if isolation_policy == "require":
         available, why = engine.isolation_available(course)
         if not available:

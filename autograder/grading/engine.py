@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Collection
@@ -177,8 +176,8 @@ def _reference_and_golden(course: Course) -> tuple[Student | None, GoldenStore]:
 _NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
-def _pytest_main(root: Path, suites: Path, args: list[str], plugins: list) -> tuple[int, str]:
-    """``pytest.main`` quietly, with only the grader's settings; returns the exit status and what pytest printed."""
+def _run_pytest(course: Course, files: list[Path], session: GradingSession) -> None:
+    """Run the suites quietly in this process; raise :class:`GradingError` when pytest itself failed."""
     import pytest
 
     # An empty config of our own: neither a handout's nor a student's pytest settings may change grading.
@@ -186,69 +185,23 @@ def _pytest_main(root: Path, suites: Path, args: list[str], plugins: list) -> tu
     handle, ini = tempfile.mkstemp(prefix="autograder-", suffix=".ini")
     os.write(handle, b"[pytest]\n")
     os.close(handle)
+    args = [*(str(f) for f in files), *_PYTEST_ARGS, "--rootdir", str(course.root), "-c", ini,
+            "--confcutdir", str(course.suites)]
     chatter = io.StringIO()
     saved = os.environ.get(_NO_AUTOLOAD)
     os.environ[_NO_AUTOLOAD] = "1"
     try:
         with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
-            code = pytest.main([*args, *_PYTEST_ARGS, "--rootdir", str(root), "-c", ini, "--confcutdir", str(suites)],
-                               plugins=plugins)
+            code = pytest.main(args, plugins=[SessionProvider(session)])
     finally:
         os.unlink(ini)
         if saved is None:
             os.environ.pop(_NO_AUTOLOAD, None)
         else:
             os.environ[_NO_AUTOLOAD] = saved
-    return int(code), chatter.getvalue()
-
-
-def _run_pytest(course: Course, files: list[Path], session: GradingSession) -> None:
-    """Run the suites quietly in this process; raise :class:`GradingError` when pytest itself failed."""
-    _forget_other_suites(course.suites)
-    code, chatter = _pytest_main(course.root, course.suites, [str(f) for f in files], [SessionProvider(session)])
-    if code not in (0, 1, 5):  # 5: nothing selected (a part without tests for this visibility)
-        tail = "\n".join(chatter.strip().splitlines()[-15:])
-        raise GradingError(f"the graded suites did not run (pytest exit status {code}):\n{tail}")
-
-
-# The suites this process imported ahead of time (warm_up): their folder and module names.
-_warmed: dict = {}
-# Set by a batch for its fork server (grading.preload): JSON [course root, suites folder] to warm up.
-WARM_SUITES_ENV = "AUTOGRADER_WARM_SUITES"
-
-
-def warm_up(root: Path, suites: Path) -> None:
-    """Import pytest's plugins and every suite module of the course at ``root`` without running a test.
-
-    For the batch's fork server: each grading child forked after this starts
-    with the suites imported, as pytest would import them (same names, same
-    files). Nothing is raised: a suite that cannot be collected is reported
-    when a student is graded.
-    """
-    suites = Path(suites).resolve()
-    files = [str(path) for part in PART_IDS for path in sorted((suites / part).glob("test_*.py"))]
-    if not files:
-        return
-    try:
-        _pytest_main(Path(root), suites, [*files, "--collect-only"], [])
-    except Exception:  # noqa: BLE001 - warming up is an optimisation; grading reports any real problem
-        return
-    names = {name for name, module in list(sys.modules.items())
-             if _is_under(getattr(module, "__file__", None), suites)}
-    parents = {name.rsplit(".", i)[0] for name in names for i in range(1, name.count(".") + 1)}
-    _warmed.update(suites=suites, names=sorted(names | parents))
-
-
-def _is_under(file, folder: Path) -> bool:
-    return isinstance(file, str) and Path(file).resolve().is_relative_to(folder)
-
-
-def _forget_other_suites(suites: Path) -> None:
-    """Drop modules ``warm_up`` imported from another course's suites (pytest would refuse their names)."""
-    if _warmed and _warmed["suites"] != Path(suites).resolve():
-        for name in _warmed["names"]:
-            sys.modules.pop(name, None)
-        _warmed.clear()
+    if int(code) not in (0, 1, 5):  # 5: nothing selected (a part without tests for this visibility)
+        tail = "\n".join(chatter.getvalue().strip().splitlines()[-15:])
+        raise GradingError(f"the graded suites did not run (pytest exit status {int(code)}):\n{tail}")
 
 
 def grade_staged(course: Course, student: str, staged: Staged, *, visibility: str = "all",

@@ -4,9 +4,6 @@ What each child would otherwise repeat per student:
 
 * importing the engine, pytest and its plugins, the harness, the sandbox's
   harness side and ``numpy.random``;
-* importing the course's suites, when the batch names them in
-  ``$AUTOGRADER_WARM_SUITES`` (``engine.warm_up``; a child grading another
-  course forgets them first);
 * reading and checking the 5,000-digit MNIST sample (about 0.2 s). The sample
   is cached read-only (:func:`autograder.data.sample.load_mnist_sample` hands
   out copies), so a child cannot change what the next one gets. A missing
@@ -18,15 +15,12 @@ What each child would otherwise repeat per student:
 """
 from __future__ import annotations
 
-import json
-import os
-
 import numpy.random  # noqa: F401 - imported for the children
 import pytest  # noqa: F401 - imported for the children
 
 from autograder.data.sample import load_mnist_sample
 from autograder.errors import DataError
-from autograder.grading import engine
+from autograder.grading import engine  # noqa: F401 - imported for the children
 from autograder.harness import plugin  # noqa: F401 - imported for the children
 from autograder.sandbox import remote  # noqa: F401 - imported for the children
 from autograder.sandbox.isolation import fix_malloc_thresholds
@@ -36,9 +30,3 @@ try:
     load_mnist_sample()
 except DataError:
     pass
-try:
-    _root, _suites = json.loads(os.environ.get(engine.WARM_SUITES_ENV, "null") or "null")
-except (TypeError, ValueError):
-    pass
-else:
-    engine.warm_up(_root, _suites)

@@ -613,7 +613,7 @@ class Worker:
                 return
             self.output.write(data)
 
-    def exchange(self, chunks, timeout: float) -> bytearray:
+    def exchange(self, chunks, timeout: float) -> memoryview:
         """Send one request (``None``: send nothing) and return the next frame the worker writes.
 
         Raises:

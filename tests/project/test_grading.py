@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import sys
 import textwrap
 import zipfile
 from pathlib import Path
@@ -318,31 +317,6 @@ def test_internal_error_is_a_crashed_row_and_is_regraded_next_run(tmp_path):
     assert (out / "grades.csv").read_text().splitlines()[1] == "amy,0,0,0,0,0,0,10,crashed"
     again = grade_batch(course, subs, out, isolation_policy=FAST)
     assert again.graded == ["amy"]
-
-
-def test_warm_up_imports_the_suites_and_another_course_forgets_them(tmp_path, monkeypatch):
-    """The batch's fork server imports one course's suites; a child grading another course must not reuse them."""
-    package = f"warm_{secrets.token_hex(4)}"  # a name no other test imports
-    suites = tmp_path / package
-    (suites / "clipping").mkdir(parents=True)
-    (suites / "__init__.py").write_text("")
-    (suites / "clipping" / "__init__.py").write_text("")
-    (suites / "clipping" / "test_public.py").write_text("def test_nothing():\n    pass\n")
-    monkeypatch.setattr(engine, "_warmed", {})
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    modules = sys.modules
-    try:
-        engine.warm_up(tmp_path, suites)
-        assert f"{package}.clipping.test_public" in modules
-        assert engine._warmed["names"] == [package, f"{package}.clipping", f"{package}.clipping.test_public"]
-        engine._forget_other_suites(suites)  # the same course: kept
-        assert f"{package}.clipping.test_public" in modules
-        engine._forget_other_suites(tmp_path / "another")
-        assert not [name for name in modules if name.startswith(package)]
-        assert engine._warmed == {}
-    finally:
-        for name in [name for name in modules if name.startswith(package)]:
-            del modules[name]
 
 
 def test_batch_refuses_without_isolation_under_require(mini, class_folder, tmp_path, monkeypatch):
