@@ -267,10 +267,6 @@ def _child(conn, course: Course, student: str, staged: Staged, policy: str, visi
         data = json.dumps({"error": f"the result could not be encoded: {exc}"}).encode("utf-8")
     conn.send_bytes(data)
     conn.close()
-    import resource as _r  # DEBUG
-    _u = _r.getrusage(_r.RUSAGE_SELF)
-    with open("/tmp/childcpu.log", "a") as _f:
-        _f.write(f"{student} {_u.ru_utime:.3f} {_u.ru_stime:.3f} {_u.ru_minflt}\n")
 
 
 def student_deadline(course: Course) -> float:
