@@ -128,6 +128,19 @@ def expect_equal(found, expected, *, what: str, hint: str | None = None):
     return found
 
 
+def expect_outcomes(outcomes, count: int, *, what: str, hint: str | None = None) -> list:
+    """Check the answer of a batched kit call (``calls.each``, ``calls.each_with_attribute``) and return it.
+
+    It must be a list of ``count`` outcomes, each ``["ok", value]`` or
+    ``["raised", type name, message]``; anything else fails the test.
+    """
+    if not (isinstance(outcomes, list) and len(outcomes) == count
+            and all(isinstance(o, list) and o and o[0] in ("ok", "raised") for o in outcomes)):
+        fail(f"{what} returned something other than their results (the grader's helper in your process was "
+             "changed?)", hint)
+    return outcomes
+
+
 def expect_raises(exception: type[BaseException], call: Callable, *, what: str, hint: str | None = None,
                   match: Callable[[str], bool] | None = None):
     """Check that ``call()`` raises ``exception`` (and that its message satisfies ``match``)."""

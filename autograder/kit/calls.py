@@ -19,6 +19,15 @@ def _message(exc: Exception) -> str:
     return str.__str__(text)[:MAX_MESSAGE]
 
 
+def _outcome(function, *args) -> list:
+    """``["ok", function(*args)]``, or ``["raised", type name, message]`` for an ``Exception`` (anything else,
+    such as ``SystemExit``, propagates as it would from a single call)."""
+    try:
+        return ["ok", function(*args)]
+    except Exception as exc:  # noqa: BLE001 - the suite judges each call's exception itself
+        return ["raised", type(exc).__name__, _message(exc)]
+
+
 def each(function, calls: list) -> list:
     """``function(*args)`` for every ``args`` in ``calls``, in order; an ``Exception`` is kept, not raised.
 
@@ -36,13 +45,7 @@ def each(function, calls: list) -> list:
     """
     if not isinstance(calls, list) or len(calls) > MAX_CALLS or not all(isinstance(a, list) for a in calls):
         raise ValueError(f"calls must be a list of at most {MAX_CALLS} argument lists")
-    outcomes = []
-    for args in calls:
-        try:
-            outcomes.append(["ok", function(*args)])
-        except Exception as exc:  # noqa: BLE001 - the suite judges each call's exception itself
-            outcomes.append(["raised", type(exc).__name__, _message(exc)])
-    return outcomes
+    return [_outcome(function, *args) for args in calls]
 
 
 def each_with_attribute(obj, name: str, values: list, method: str, args: list) -> list:
@@ -64,11 +67,8 @@ def each_with_attribute(obj, name: str, values: list, method: str, args: list) -
         raise ValueError(f"values must be a list of at most {MAX_CALLS} values and args a list")
     if not (isinstance(name, str) and isinstance(method, str)):
         raise ValueError("name and method must be str")
-    outcomes = []
-    for value in values:
-        try:
-            setattr(obj, name, value)
-            outcomes.append(["ok", getattr(obj, method)(*args)])
-        except Exception as exc:  # noqa: BLE001 - the suite judges each call's exception itself
-            outcomes.append(["raised", type(exc).__name__, _message(exc)])
-    return outcomes
+    def set_and_call(value):
+        setattr(obj, name, value)
+        return getattr(obj, method)(*args)
+
+    return [_outcome(set_and_call, value) for value in values]

@@ -29,6 +29,7 @@ from autograder.errors import (
     StudentRaised,
     StudentTimeout,
 )
+from autograder.harness import GradingFailure, expect_outcomes
 from autograder.harness.inprocess import InProcessBackend
 from autograder.harness.student import Student
 from autograder.kit.functions import Cubic, ModelLoss, Quadratic, SinProduct
@@ -449,6 +450,14 @@ def test_each_with_attribute_sets_then_calls_in_one_request(tmp_path, remote_fac
     assert outcome[0][:2] == ["raised", "AttributeError"]
     with pytest.raises(ValueError, match="values must be a list"):
         student.run_kit("calls.each_with_attribute", model, "W", "not a list", "forward", [X])
+
+
+def test_expect_outcomes_accepts_only_a_list_of_outcomes_of_the_right_length():
+    good = [["ok", 1], ["raised", "ValueError", "bad"]]
+    assert expect_outcomes(good, 2, what="two calls") is good
+    for bad in (None, [["ok", 1]], [["maybe", 1], ["ok", 2]], [[], ["ok", 1]], [("ok", 1), ["ok", 2]]):
+        with pytest.raises(GradingFailure, match="two calls returned something other than their results"):
+            expect_outcomes(bad, 2, what="two calls")
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from autograder.harness import expect_equal, expect_raises, fail, graded
+from autograder.harness import expect_equal, expect_outcomes, expect_raises, fail, graded
 
 LECTURE_TRAIN = [2.3, 1.8, 1.2, 0.8, 0.5, 0.3, 0.2, 0.15, 0.12, 0.10]
 LECTURE_VAL = [2.3, 1.9, 1.4, 1.2, 1.1, 1.2, 1.4, 1.6, 1.8, 2.0]
@@ -123,12 +123,8 @@ def diagnose_all(student, cases: list, hint: str) -> list:
     (``autograder.kit.calls.each``); a timeout or crash fails the test as a single call's would.
     """
     calls = [[copy_curve(train)] if val is None else [copy_curve(train), copy_curve(val)] for _, train, val in cases]
-    outcomes = student.run_kit("calls.each", student.debugging.debug_training, calls)
-    if not (isinstance(outcomes, list) and len(outcomes) == len(cases)
-            and all(isinstance(o, list) and o and o[0] in ("ok", "raised") for o in outcomes)):
-        fail(f"running debug_training on {len(cases)} cases returned something other than their results "
-             "(the grader's helper in your process was changed?)", hint)
-    return outcomes
+    return expect_outcomes(student.run_kit("calls.each", student.debugging.debug_training, calls), len(cases),
+                           what=f"running debug_training on {len(cases)} cases", hint=hint)
 
 
 def expect_messages(found, expected, train, val, case: str, hint: str, aliases=None) -> None:

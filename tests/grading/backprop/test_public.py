@@ -53,7 +53,16 @@ from statistics import NormalDist
 
 import numpy as np
 
-from autograder.harness import expect_array, expect_equal, expect_raises, expect_scalar, expect_true, fail, graded
+from autograder.harness import (
+    expect_array,
+    expect_equal,
+    expect_outcomes,
+    expect_raises,
+    expect_scalar,
+    expect_true,
+    fail,
+    graded,
+)
 from autograder.kit.functions import Quadratic, SinProduct
 from autograder.kit.models import BrokenMLP, GraderMLP
 
@@ -368,11 +377,9 @@ def harness_numerical_gradients(student, model, params: dict, X, Y, h: float = 1
                 p = base.copy()
                 p[idx] = base[idx] + delta
                 perturbed.append(p)
-        outcomes = student.run_kit("calls.each_with_attribute", model, name, perturbed, "forward", [X])
-        if not (isinstance(outcomes, list) and len(outcomes) == len(perturbed)
-                and all(isinstance(o, list) and o and o[0] in ("ok", "raised") for o in outcomes)):
-            fail(f"running forward with {len(perturbed)} perturbed copies of {name} returned something other than "
-                 "their results (the grader's helper in your process was changed?)")
+        outcomes = expect_outcomes(student.run_kit("calls.each_with_attribute", model, name, perturbed, "forward",
+                                                   [X]), len(perturbed),
+                                   what=f"running forward with {len(perturbed)} perturbed copies of {name}")
         losses = []
         for k, outcome in enumerate(outcomes):
             if outcome[0] == "raised":
