@@ -38,6 +38,7 @@ from autograder import PART_IDS
 from autograder.config import Course
 from autograder.errors import IsolationUnavailable
 from autograder.grading import engine
+from autograder.grading.golden_pool import GoldenPool
 from autograder.grading.threads import limit_native_threads
 from autograder.reports import feedback_html, feedback_markdown, grades_csv, gradescope_results
 from autograder.reports.figures import figures_hook
@@ -72,6 +73,7 @@ class Graded:
     internal_error: str = ""  # non-empty: the grader failed (the row says ``crashed``); never resumed
     watchdog: str = ""  # non-empty: the student's grading process was killed at the batch deadline
     detail: str = ""  # a traceback or the like, for whoever fixes the grader
+    golden: dict = field(default_factory=dict)  # golden values the process computed (see GoldenPool)
 
 
 @dataclass
@@ -248,8 +250,13 @@ def _checked_plans() -> dict:
     return checked_plans()
 
 
-def _child(conn, course: Course, student: str, staged: Staged, policy: str, visibility: str, plans: dict) -> None:
-    """Grade one student and send the result back as JSON bytes (never pickle: the child ran student code)."""
+def _child(conn, course: Course, student: str, staged: Staged, policy: str, visibility: str, plans: dict,
+           known_golden: dict | None) -> None:
+    """Grade one student and send the result back as JSON bytes (never pickle: the child ran student code).
+
+    ``known_golden``: golden values to start from (:class:`GoldenPool`); when given, the values this child
+    computed itself go back with the result.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops every child itself
     _silence()
     try:
@@ -257,8 +264,12 @@ def _child(conn, course: Course, student: str, staged: Staged, policy: str, visi
             from autograder.sandbox.launcher import adopt_plans
 
             adopt_plans(plans)
-        result = engine.grade_staged(course, student, staged, visibility=visibility, isolation_policy=policy)
+        golden = engine.golden_store(course, known_golden)
+        result = engine.grade_staged(course, student, staged, visibility=visibility, isolation_policy=policy,
+                                     golden=golden)
         payload = {"result": result.to_dict()}
+        if known_golden is not None:
+            payload["golden"] = golden.computed()
     except BaseException as exc:  # noqa: BLE001 - every failure becomes this student's row
         payload = {"error": f"{type(exc).__name__}: {exc}", "detail": traceback.format_exc()[-8000:]}
     try:
@@ -297,7 +308,8 @@ def _receive(course: Course, job: Job, conn) -> Graded:
         except (KeyError, TypeError, ValueError) as exc:
             return _failed(course, job.student, f"the grading process sent a malformed result ({exc})")
         if result.student == job.student:
-            return Graded(result)
+            golden = payload.get("golden")
+            return Graded(result, golden=golden if type(golden) is dict else {})
         return _failed(course, job.student, "the grading process sent another student's result")
     return _failed(course, job.student, str(payload.get("error", "unknown error")), detail=payload.get("detail", ""))
 
@@ -312,12 +324,15 @@ class _Running:
 
 def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None, isolation_policy: str = "require",
                visibility: str = "all", on_done: Callable[[Job, Graded], None] | None = None,
-               deadline: float | None = None) -> dict[str, Graded]:
+               deadline: float | None = None, report_golden: bool = False) -> dict[str, Graded]:
     """Grade ``jobs`` in up to ``n_jobs`` child processes at once; never raises for a student's sake.
+
+    Under the ``require`` policy the children share golden values (:class:`GoldenPool`).
 
     Args:
         on_done: called in this process, in completion order, after each student.
         deadline: seconds before a student's grading process is killed (default: :func:`student_deadline`).
+        report_golden: keep in each :class:`Graded` the golden values its process computed.
 
     Returns:
         student id -> what grading produced.
@@ -328,15 +343,17 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
     n_jobs = max(1, n_jobs or os.cpu_count() or 1)
     running: dict[object, _Running] = {}  # keyed by the result pipe
     plans = _checked_plans()
+    pool = GoldenPool() if isolation_policy == "require" else None  # only from children whose students were sandboxed
     done: dict[str, Graded] = {}
     try:
         while pending or running:
             while pending and len(running) < n_jobs:
                 job = pending.popleft()
+                known = pool.known() if pool is not None else {} if report_golden else None
                 receiver, sender = ctx.Pipe(duplex=False)
                 process = ctx.Process(target=_child, name=f"grade-{job.student}",
                                       args=(sender, course, job.student, job.staged, isolation_policy, visibility,
-                                            plans))
+                                            plans, known))
                 process.start()
                 sender.close()  # the child holds the only writer: its death reads as end-of-file here
                 running[receiver] = _Running(job, process, receiver, time.monotonic() + limit)
@@ -353,6 +370,10 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
                     continue
                 del running[key]
                 _reap(current)
+                if pool is not None:
+                    pool.offer(current.job.student, graded.golden)
+                if not report_golden:
+                    graded.golden = {}
                 done[current.job.student] = graded
                 if on_done is not None:
                     on_done(current.job, graded)

@@ -166,11 +166,12 @@ def has_reference(course: Course) -> bool:
     return all((course.solutions / f"{part}.py").is_file() for part in PART_IDS)
 
 
-def _reference_and_golden(course: Course) -> tuple[Student | None, GoldenStore]:
+def golden_store(course: Course, known: dict | None = None) -> GoldenStore:
+    """Golden values for one student's grading: live on the reference when the course has it (starting from
+    ``known``, see :class:`GoldenStore`), else replayed from the handout's file."""
     if has_reference(course):
-        reference = Student(InProcessBackend(course.solutions))
-        return reference, GoldenStore("live", None, reference)
-    return None, GoldenStore("replay", course.suites / GOLDEN_FILE)
+        return GoldenStore("live", None, Student(InProcessBackend(course.solutions)), known=known)
+    return GoldenStore("replay", course.suites / GOLDEN_FILE)
 
 
 _NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
@@ -205,8 +206,11 @@ def _run_pytest(course: Course, files: list[Path], session: GradingSession) -> N
 
 
 def grade_staged(course: Course, student: str, staged: Staged, *, visibility: str = "all",
-                 isolation_policy: str = "require", parts: Collection[str] = PART_IDS) -> StudentResult:
+                 isolation_policy: str = "require", parts: Collection[str] = PART_IDS,
+                 golden: GoldenStore | None = None) -> StudentResult:
     """Grade a staged submission in one pytest session.
+
+    ``golden``: the store to take golden values from (default: a fresh :func:`golden_store`).
 
     Raises:
         IsolationUnavailable: under ``require`` without a sandbox.
@@ -217,8 +221,8 @@ def grade_staged(course: Course, student: str, staged: Staged, *, visibility: st
     started = time.perf_counter()
     backend = make_backend(course, staged.folder, isolation_policy)
     try:
-        reference, golden = _reference_and_golden(course)
-        session = GradingSession(course=course, backend=backend, reference=reference, golden=golden,
+        golden = golden if golden is not None else golden_store(course)
+        session = GradingSession(course=course, backend=backend, reference=golden.reference, golden=golden,
                                  visibility=VISIBILITIES[visibility])
         files = suite_files(course, parts, visibility)
         if files:

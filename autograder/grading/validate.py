@@ -9,7 +9,10 @@ submission, child processes), it grades:
 * every correct variant: full marks everywhere.
 
 It also checks that each part's tests add up to the part's points in
-``course.toml``. Every broken expectation is a :class:`Violation`.
+``course.toml``, and that every golden value a submission's grading computed
+is the one the reference's grading computed (a recipe must not depend on the
+student: the handout replays one recorded value, a batch shares it). Every
+broken expectation is a :class:`Violation`.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from autograder.config import Course
 from autograder.grading import engine
 from autograder.grading.batch import Graded, Job, grade_jobs
 from autograder.grading.variants import Variant, load_correct, load_faulty, materialize
+from autograder.harness.golden import from_json, same_value
 from autograder.results import StudentResult
 from autograder.submissions import Entry, stage
 
@@ -109,6 +113,21 @@ def _points_problems(course: Course, result: StudentResult) -> list[Violation]:
     return found
 
 
+def golden_differences(expected: dict, found: dict) -> list[str]:
+    """Names whose value in ``found`` differs from ``expected`` (both name -> ``to_json`` form); names
+    ``expected`` lacks are not compared."""
+    differ = []
+    for name, value in sorted(found.items()):
+        if name in expected:
+            try:
+                same = same_value(from_json(value), from_json(expected[name]))
+            except (TypeError, ValueError, KeyError):
+                same = False
+            if not same:
+                differ.append(name)
+    return differ
+
+
 def _stub_folder(course: Course, work: Path) -> Path:
     """The handout's stubs when all five are there, else stubs built from the solutions now.
 
@@ -168,16 +187,18 @@ def validate(course: Course, jobs: int | None = None, *, isolation_policy: str =
             jobs_list.append(Job(case.id, case.id, staged, ""))
         by_id = {case.id: case for case in cases}
         failed: dict[str, str] = {}
+        golden: dict[str, dict] = {}
 
         def on_done(job: Job, graded: Graded) -> None:
             by_id[job.student].result = graded.result
+            golden[job.student] = graded.golden
             if graded.internal_error:
                 failed[job.student] = graded.internal_error
             if progress is not None:
                 progress(by_id[job.student])
 
         grade_jobs(course, jobs_list, n_jobs=jobs, isolation_policy=isolation_policy, visibility="all",
-                   on_done=on_done)
+                   on_done=on_done, report_golden=True)
         reference = by_id["reference"].result
         if reference is not None and "reference" not in failed:
             violations += _points_problems(course, reference)
@@ -188,6 +209,11 @@ def validate(course: Course, jobs: int | None = None, *, isolation_policy: str =
                 case.violations = [f"the grader failed: {failed[case.id]}"]
             elif case.result is not None:
                 case.violations = expectations(case, case.result, reference if case.kind != "reference" else None)
+            differ = golden_differences(golden.get("reference", {}), golden.get(case.id, {}))
+            if differ:
+                case.violations.append(f"golden values differ from the reference's grading: {', '.join(differ)} "
+                                       "(a golden recipe may use only the test's own inputs, never anything the "
+                                       "student's code returned or changed)")
             violations += [Violation(case.id, message) for message in case.violations]
         return ValidationReport(cases=cases, violations=violations)
     finally:

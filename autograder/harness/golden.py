@@ -5,6 +5,10 @@ Instructor side (the reference is present) the recipe runs on the live
 reference. ``autograder release`` runs the public suites in *record* mode and
 writes every value to ``golden.json`` in the handout; students' ``check``
 *replays* that file, so the reference never leaves the instructor.
+
+A batch grades many students with the same recipes on the same inputs: a
+live store can start from values already computed elsewhere (``known``, in
+:func:`to_json` form) and reports the ones it computed itself (:meth:`computed`).
 """
 from __future__ import annotations
 
@@ -60,6 +64,23 @@ def from_json(data):
     return data
 
 
+def same_value(found, expected, rtol: float = 1e-12) -> bool:
+    """Whether two decoded golden values agree: same types, shapes and dtypes, numbers within ``rtol``
+    (BLAS rounding may differ between machines and memory layouts), NaN equal to NaN."""
+    if isinstance(expected, np.ndarray):
+        return (isinstance(found, np.ndarray) and found.dtype == expected.dtype and found.shape == expected.shape
+                and bool(np.allclose(found, expected, rtol=rtol, atol=0.0, equal_nan=True)))
+    if isinstance(expected, float):
+        return isinstance(found, float) and bool(np.isclose(found, expected, rtol=rtol, atol=0.0, equal_nan=True))
+    if isinstance(expected, (list, tuple)):
+        return (type(found) is type(expected) and len(found) == len(expected)
+                and all(same_value(f, e, rtol) for f, e in zip(found, expected, strict=True)))
+    if isinstance(expected, dict):
+        return (isinstance(found, dict) and found.keys() == expected.keys()
+                and all(same_value(found[k], expected[k], rtol) for k in expected))
+    return type(found) is type(expected) and found == expected
+
+
 class GoldenStore:
     """Answers ``golden(name, recipe)`` in one of three modes.
 
@@ -69,15 +90,22 @@ class GoldenStore:
             (read the value from ``path``).
         path: the ``golden.json`` file (replay: read; record: written by :meth:`save`).
         reference: the reference :class:`~autograder.harness.student.Student` (live and record modes).
+        known: live mode only: name -> value in :func:`to_json` form, answered without running the recipe
+            (values the same recipes gave on the same reference elsewhere; a value that cannot be decoded is
+            computed instead).
     """
 
-    def __init__(self, mode: str, path: Path | None = None, reference=None):
+    def __init__(self, mode: str, path: Path | None = None, reference=None, known: dict | None = None):
         if mode not in MODES:
             raise ValueError(f"golden mode must be one of {MODES}, got {mode!r}")
         if mode != "replay" and reference is None:
             raise ValueError(f"golden mode {mode!r} needs the reference solutions")
+        if known and mode != "live":
+            raise ValueError("known golden values are for live mode only")
         self.mode, self.path, self.reference = mode, path, reference
         self._values: dict[str, object] = {}
+        self._known = dict(known or {})
+        self._computed: set[str] = set()
         if mode == "replay":
             if path is None or not Path(path).is_file():
                 raise FileNotFoundError(f"golden values not found at {path}; rebuild the handout "
@@ -90,8 +118,28 @@ class GoldenStore:
                 raise KeyError(f"no golden value {name!r} in {self.path}; the handout is older than its tests")
             return from_json(self._stored[name])
         if name not in self._values:
+            if name in self._known:
+                try:
+                    self._values[name] = from_json(self._known[name])
+                    return self._values[name]
+                except (TypeError, ValueError, KeyError, AttributeError):
+                    pass
             self._values[name] = recipe(self.reference)
+            self._computed.add(name)
         return self._values[name]
+
+    def computed(self) -> dict:
+        """The values this store's recipes computed (not those it was given), in :func:`to_json` form.
+
+        A value that :func:`to_json` cannot encode is left out.
+        """
+        out = {}
+        for name in sorted(self._computed):
+            try:
+                out[name] = to_json(self._values[name])
+            except TypeError:
+                continue
+        return out
 
     def save(self, path: Path | None = None) -> Path:
         """Write every value recorded so far, sorted by name, to ``path`` (default: ``self.path``)."""

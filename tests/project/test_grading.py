@@ -14,6 +14,7 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autograder import PART_IDS
@@ -376,6 +377,87 @@ def test_validate_reports_an_uncaught_faulty_variant_and_a_points_mismatch(tmp_p
     assert not any(m.startswith("faulty-clipping-wrong_value") for m in messages)  # training's gap: reported once
     assert sum("training" in m for m in messages) == 2  # the points check and the reference's own row
     assert any("course.toml [parts.training] points = 3" in v.message for v in report.violations)
+
+
+
+def test_validate_reports_a_golden_recipe_that_depends_on_the_student(tmp_path):
+    course = load_course(make_mini_course(tmp_path / "c"))
+    public = course.suites / "clipping" / "test_public.py"
+    public.write_text(public.read_text().replace('lambda ref: ref.clipping.value()',
+                                                 'lambda ref: student.clipping.double(1)'))
+    faulty = course.root / "tests" / "variants" / "faulty"
+    faulty.mkdir(parents=True)
+    (faulty / "clipping.toml").write_text(textwrap.dedent('''\
+        [[faulty]]
+        name = "wrong_double"
+        description = "a recipe that reads the student's code sees this change"
+        replace = [["return 2 * x", "return 3 * x"]]
+    '''))
+    report = validate(course, jobs=2)
+    messages = [f"{v.case}: {v.message}" for v in report.violations]
+    assert any(m.startswith("faulty-clipping-wrong_double: golden values differ from the reference's grading: "
+                            "clipping/value") for m in messages), messages
+
+
+# ---------------------------------------------------------------- golden values shared in a batch
+
+
+def test_golden_store_answers_known_values_and_reports_only_what_it_computed(mini):
+    from autograder.harness.golden import GoldenStore, to_json
+
+    ran = []
+    store = GoldenStore("live", reference=object(), known={"a": to_json(np.arange(3.0)), "bad": {"__array__": 1}})
+    assert np.array_equal(store("a", lambda ref: ran.append("a")), np.arange(3.0))
+    assert store("bad", lambda ref: ran.append("bad") or 2.5) == 2.5  # undecodable: the recipe runs
+    assert store("new", lambda ref: ran.append("new") or (1, "x")) == (1, "x")
+    assert ran == ["bad", "new"]
+    assert store.computed() == {"bad": 2.5, "new": {"__tuple__": [1, "x"]}}
+    with pytest.raises(ValueError, match="live mode only"):
+        GoldenStore("record", reference=object(), known={"a": 1})
+
+
+def test_golden_pool_shares_only_what_two_students_agree_on():
+    from autograder.grading.golden_pool import GoldenPool
+
+    pool = GoldenPool()
+    pool.offer("s1", {"same": [1, 2], "differs": 1.0, "once": 3})
+    pool.offer("s1", {"same": [1, 2]})  # the same student again is not a second opinion
+    assert pool.known() == {}
+    pool.offer("s2", {"same": [1, 2], "differs": 2.0})
+    pool.offer("s3", {"differs": 2.0, 7: 1, "x" * 300: 1})  # a dispute is final; bad names are ignored
+    pool.offer("s4", ["not", "a", "dict"])
+    assert pool.known() == {"same": [1, 2]}
+    assert pool.disputed == {"differs"}
+
+
+@SANDBOX
+def test_sandboxed_batch_children_share_golden_values(mini, tmp_path):
+    from autograder.grading.batch import Job, grade_jobs
+    from autograder.submissions import Entry, stage
+
+    jobs = []
+    for student in ("s1", "s2", "s3"):
+        folder = copy_reference(mini, tmp_path / "subs" / student)
+        entry = Entry(student=student, name=student, path=folder, kind="folder")
+        jobs.append(Job(student, student, stage(entry, tmp_path / "work" / student), ""))
+    graded = grade_jobs(mini, jobs, n_jobs=1, isolation_policy="require", report_golden=True)
+    names = {f"{part}/value" for part in PART_IDS}
+    assert set(graded["s1"].golden) == set(graded["s2"].golden) == names
+    assert graded["s3"].golden == {}  # given every value s1 and s2 agreed on: no recipe ran
+    assert [graded[s].result.total for s in ("s1", "s2", "s3")] == [10, 10, 10]
+
+
+def test_unsandboxed_batch_children_share_no_golden_values(mini, class_folder, tmp_path):
+    from autograder.grading.batch import Job, grade_jobs
+    from autograder.submissions import Entry, stage
+
+    jobs = []
+    for student in ("alice", "carol"):
+        entry = Entry(student=student, name=student, path=class_folder / student, kind="folder")
+        jobs.append(Job(student, student, stage(entry, tmp_path / "work" / student), ""))
+    graded = grade_jobs(mini, jobs, n_jobs=1, isolation_policy=FAST, report_golden=True)
+    names = {f"{part}/value" for part in PART_IDS}
+    assert set(graded["alice"].golden) == set(graded["carol"].golden) == names  # carol was given none
 
 
 # ---------------------------------------------------------------- the real course

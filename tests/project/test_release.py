@@ -16,13 +16,12 @@ import textwrap
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 
 import autograder.kit
 from autograder import PART_IDS
 from autograder.config import load_course
-from autograder.harness.golden import GOLDEN_FILE, from_json
+from autograder.harness.golden import GOLDEN_FILE, from_json, same_value
 from autograder.harness.inprocess import load_part_module
 from autograder.release import handout as handout_module
 from autograder.release.errors import ReleaseError
@@ -334,21 +333,6 @@ def test_build_handout_refuses_a_folder_that_is_not_a_handout(tmp_path, repo_cou
 # ---------------------------------------------------------------- the committed handout
 
 
-def _same_golden(found, expected) -> bool:
-    if isinstance(expected, np.ndarray):
-        return (isinstance(found, np.ndarray) and found.dtype == expected.dtype and found.shape == expected.shape
-                and np.allclose(found, expected, rtol=1e-12, atol=0.0, equal_nan=True))
-    if isinstance(expected, float):
-        return isinstance(found, float) and bool(np.isclose(found, expected, rtol=1e-12, atol=0.0, equal_nan=True))
-    if isinstance(expected, (list, tuple)):
-        return (type(found) is type(expected) and len(found) == len(expected)
-                and all(_same_golden(f, e) for f, e in zip(found, expected, strict=True)))
-    if isinstance(expected, dict):
-        return (isinstance(found, dict) and found.keys() == expected.keys()
-                and all(_same_golden(found[k], expected[k]) for k in expected))
-    return type(found) is type(expected) and found == expected
-
-
 @pytest.mark.slow
 def test_assignments_is_what_release_builds_now(tmp_path, repo_course, shipped):
     fresh = tmp_path / "handout"
@@ -369,7 +353,7 @@ def test_assignments_is_what_release_builds_now(tmp_path, repo_course, shipped):
     found = json.loads((shipped / golden).read_text(encoding="utf-8"))
     expected = json.loads((fresh / golden).read_text(encoding="utf-8"))
     assert found.keys() == expected.keys(), f"{REBUILD} (golden names differ: {sorted(found.keys() ^ expected.keys())})"
-    off = [name for name in expected if not _same_golden(from_json(found[name]), from_json(expected[name]))]
+    off = [name for name in expected if not same_value(from_json(found[name]), from_json(expected[name]))]
     assert not off, f"{REBUILD} (golden values differ beyond rtol 1e-12: {', '.join(off)})"
 
 
