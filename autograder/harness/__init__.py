@@ -15,6 +15,7 @@ from autograder.harness.checks import (
     fail,
 )
 from autograder.harness.marks import Graded, graded
+from autograder.harness.student import get_attributes, set_attributes
 
 __all__ = [
     "Graded",
@@ -26,5 +27,7 @@ __all__ = [
     "expect_scalar",
     "expect_true",
     "fail",
+    "get_attributes",
     "graded",
+    "set_attributes",
 ]

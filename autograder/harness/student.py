@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from autograder import PART_IDS
+from autograder.harness.checks import fail
 from autograder.kit.registry import STAND_INS
 
-__all__ = ["STAND_INS", "Backend", "Student"]
+__all__ = ["STAND_INS", "Backend", "Student", "get_attributes", "set_attributes"]
 
 
 class Backend(Protocol):
@@ -75,3 +76,38 @@ class Student:
     @property
     def isolation(self) -> str:
         return self._backend.isolation
+
+
+def set_attributes(obj, values: dict) -> None:
+    """``setattr(obj, name, value)`` for each item of ``values``, in order (one request when ``obj`` lives in a
+    sandboxed worker). The first exception propagates."""
+    many = getattr(type(obj), "_set_attributes", None)
+    if many is not None:
+        many(obj, dict(values))
+        return
+    for name, value in values.items():
+        setattr(obj, name, value)
+
+
+def get_attributes(obj, names) -> dict:
+    """``{name: getattr(obj, name)}`` for each of ``names`` that ``obj`` has (one request when ``obj`` lives in a
+    sandboxed worker); a name whose read raises ``AttributeError`` is left out, any other exception propagates.
+
+    Raises:
+        GradingFailure: a sandboxed worker answered with something else than one outcome per name.
+    """
+    names = list(names)
+    many = getattr(type(obj), "_get_attributes", None)
+    if many is None:
+        out = {}
+        for name in names:
+            try:
+                out[name] = getattr(obj, name)
+            except AttributeError:
+                continue
+        return out
+    outcomes = many(obj, names)
+    if type(outcomes) is not list or len(outcomes) != len(names) or not all(
+            type(o) is list and len(o) == 2 and o[0] in ("ok", "missing") for o in outcomes):
+        fail(f"reading {', '.join(names)} gave a malformed answer", "the object's attributes could not be read")
+    return {name: outcome[1] for name, outcome in zip(names, outcomes, strict=True) if outcome[0] == "ok"}

@@ -2,7 +2,8 @@
 
 A suite that checks a function on hundreds of small cases would otherwise
 pay one round trip into the sandbox per case. The outcome of each call is
-kept, so the suite still judges the cases one by one, in order.
+kept, so the suite still judges the cases one by one, in order. The same
+goes for setting or reading several attributes of a student's object.
 """
 from __future__ import annotations
 
@@ -72,3 +73,38 @@ def each_with_attribute(obj, name: str, values: list, method: str, args: list) -
         return getattr(obj, method)(*args)
 
     return [_outcome(set_and_call, value) for value in values]
+
+
+MAX_ATTRIBUTES = 100
+
+
+def set_attributes(obj, items: list) -> None:
+    """``setattr(obj, name, value)`` for each ``[name, value]`` of ``items``, in order; the first exception
+    propagates, as it would from the same assignments written one after the other.
+
+    Raises:
+        ValueError: ``items`` is not a list of at most ``MAX_ATTRIBUTES`` ``[str, value]`` pairs.
+    """
+    if not isinstance(items, list) or len(items) > MAX_ATTRIBUTES or not all(
+            isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) for item in items):
+        raise ValueError(f"items must be a list of at most {MAX_ATTRIBUTES} [name, value] pairs")
+    for name, value in items:
+        setattr(obj, name, value)
+
+
+def get_attributes(obj, names: list) -> list:
+    """For each name: ``["ok", getattr(obj, name)]``, or ``["missing", message]`` when reading it raises
+    ``AttributeError``; any other exception propagates, as from a single read.
+
+    Raises:
+        ValueError: ``names`` is not a list of at most ``MAX_ATTRIBUTES`` strings.
+    """
+    if not isinstance(names, list) or len(names) > MAX_ATTRIBUTES or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"names must be a list of at most {MAX_ATTRIBUTES} strings")
+    out = []
+    for name in names:
+        try:
+            out.append(["ok", getattr(obj, name)])
+        except AttributeError as exc:
+            out.append(["missing", _message(exc)])
+    return out

@@ -5,7 +5,8 @@ from autograder.kit.functions import Cubic, ModelLoss, Quadratic, SinProduct
 from autograder.kit.models import BrokenMLP, GraderMLP
 
 # Kit functions a suite may run beside student code (Backend.run_kit), as "module.function".
-KIT_FUNCTIONS = frozenset({"training.sgd", "calls.each", "calls.each_with_attribute"})
+KIT_FUNCTIONS = frozenset({"training.sgd", "calls.each", "calls.each_with_attribute", "calls.set_attributes",
+                           "calls.get_attributes"})
 
 # When a part is graded, these grader-supplied modules stand in for the
 # student's own, so that a fault in one part never costs another

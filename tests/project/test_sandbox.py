@@ -29,7 +29,7 @@ from autograder.errors import (
     StudentRaised,
     StudentTimeout,
 )
-from autograder.harness import GradingFailure, expect_outcomes
+from autograder.harness import GradingFailure, expect_outcomes, get_attributes, set_attributes
 from autograder.harness.inprocess import InProcessBackend
 from autograder.harness.student import Student
 from autograder.kit.functions import Cubic, ModelLoss, Quadratic, SinProduct
@@ -450,6 +450,69 @@ def test_each_with_attribute_sets_then_calls_in_one_request(tmp_path, remote_fac
     assert outcome[0][:2] == ["raised", "AttributeError"]
     with pytest.raises(ValueError, match="values must be a list"):
         student.run_kit("calls.each_with_attribute", model, "W", "not a list", "forward", [X])
+
+
+GUARDED = """
+    class Guarded:
+        def __init__(self):
+            self.a = 1
+
+        @property
+        def locked(self):
+            return "locked"
+
+        @locked.setter
+        def locked(self, value):
+            raise PermissionError("locked stays locked")
+
+        def __getattr__(self, name):
+            if name == "boom":
+                raise KeyError("boom")
+            raise AttributeError(f"no {name} here")
+"""
+
+
+@pytest.mark.parametrize("backend_kind", ["remote", "in-process"])
+def test_set_and_get_attributes_take_one_request_with_the_semantics_of_a_loop(tmp_path, remote_factory,
+                                                                                backend_kind):
+    folder = write_submission(tmp_path, backprop=GUARDED)
+    backend = remote_factory(folder) if backend_kind == "remote" else InProcessBackend(folder)
+    obj = Student(backend, allowed=("backprop",)).backprop.Guarded()
+    requests = backend._parts["backprop"].seq if backend_kind == "remote" else 0
+    set_attributes(obj, {"a": np.arange(3.0), "b": [1, 2]})
+    assert get_attributes(obj, ["a", "missing", "b", "locked"]).keys() == {"a", "b", "locked"}
+    found = get_attributes(obj, ["a", "b"])
+    np.testing.assert_array_equal(found["a"], [0.0, 1.0, 2.0])
+    assert found["b"] == [1, 2]
+    if backend_kind == "remote":
+        assert backend._parts["backprop"].seq == requests + 3
+    with pytest.raises(PermissionError, match="locked stays locked"):
+        set_attributes(obj, {"c": 3, "locked": 1, "d": 4})
+    assert get_attributes(obj, ["c", "d"]) == {"c": 3}  # set in order, up to the one that raised
+    with pytest.raises(KeyError):
+        get_attributes(obj, ["a", "boom"])
+
+
+def test_attribute_kit_functions_refuse_bad_input():
+    from autograder.kit.calls import MAX_ATTRIBUTES
+    from autograder.kit.calls import get_attributes as kit_get
+    from autograder.kit.calls import set_attributes as kit_set
+
+    for bad in ("a", [["a"]], [[1, 2]], [("a", 1)], [["a", 1]] * (MAX_ATTRIBUTES + 1)):
+        with pytest.raises(ValueError, match="items must be a list"):
+            kit_set(object(), bad)
+    for bad in ("a", [1], ["a"] * (MAX_ATTRIBUTES + 1)):
+        with pytest.raises(ValueError, match="names must be a list"):
+            kit_get(object(), bad)
+
+
+def test_get_attributes_fails_on_a_malformed_answer():
+    class Forged:  # what a worker whose kit code was tampered with might answer
+        def _get_attributes(self, names):
+            return [["ok", 1]]
+
+    with pytest.raises(GradingFailure, match="malformed answer"):
+        get_attributes(Forged(), ["a", "b"])
 
 
 def test_expect_outcomes_accepts_only_a_list_of_outcomes_of_the_right_length():

@@ -61,7 +61,9 @@ from autograder.harness import (
     expect_scalar,
     expect_true,
     fail,
+    get_attributes,
     graded,
+    set_attributes,
 )
 from autograder.kit.functions import Quadratic, SinProduct
 from autograder.kit.models import BrokenMLP, GraderMLP
@@ -176,20 +178,19 @@ def new_model(part, sizes, seed: int = 0):
 
 
 def set_params(model, params: dict) -> None:
-    """Give the model these parameters (copies: the harness keeps its own arrays)."""
-    for name in PARAMS:
-        setattr(model, name, np.array(params[name], dtype=np.float64, copy=True))
+    """Give the model these parameters (copies: the harness keeps its own arrays), in one request."""
+    set_attributes(model, {name: np.array(params[name], dtype=np.float64, copy=True) for name in PARAMS})
 
 
 def read_params(model, *, what: str = "the model") -> dict:
-    """Copies of the model's six parameters, after checking each is an ndarray."""
+    """Copies of the model's six parameters, after checking each is an ndarray (read in one request)."""
+    found = get_attributes(model, PARAMS)
     out = {}
     for name in PARAMS:
-        try:
-            value = getattr(model, name)
-        except AttributeError:
+        if name not in found:
             fail(f"{what} has no attribute {name}", "MNISTClassifier keeps its parameters as the attributes "
                  "W1, b1, W2, b2, W3, b3")
+        value = found[name]
         if type(value) is not np.ndarray:
             fail(f"{what}.{name} should be a numpy.ndarray, but is {type(value).__name__}")
         out[name] = np.array(value, copy=True)

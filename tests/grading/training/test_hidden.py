@@ -43,13 +43,13 @@ def random_settings(rng, n: int) -> dict:
 
 def compare_training(student, reference, sample, rng, tol, *, with_val: bool, max_grad_norm=None, hint=HINT_TRAIN):
     """One random run of the student's and the reference's train from identical models and generators."""
-    n = int(rng.integers(250, 600))
+    n = int(rng.integers(120, 320))  # several batches of every size drawn, the last one usually shorter
     start = int(rng.integers(0, 3400))
     seed = int(rng.integers(2**31))
     X, Y = mnist_rows(sample, start, n, seed=seed)
     settings = random_settings(rng, n)
     if with_val:
-        settings["X_val"], settings["Y_val"] = mnist_rows(sample, 4000, int(rng.integers(20, 200)), seed=seed)
+        settings["X_val"], settings["Y_val"] = mnist_rows(sample, 4000, int(rng.integers(20, 120)), seed=seed)
     if max_grad_norm is not None:
         settings["max_grad_norm"] = max_grad_norm
     sizes, model_seed, rng_seed = random_sizes(rng), int(rng.integers(2**31)), int(rng.integers(2**31))
