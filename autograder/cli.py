@@ -254,6 +254,9 @@ def _print_check(course: Course, result, passed: bool) -> None:
 
 
 def _cmd_grade(course: Course, args) -> int:
+    from autograder.grading.processes import grading_context
+
+    grading_context()  # the grading processes' server gets ready while the rest is imported and staged
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import signal
@@ -39,7 +38,7 @@ from autograder.config import Course
 from autograder.errors import IsolationUnavailable
 from autograder.grading import engine
 from autograder.grading.golden_pool import GoldenPool
-from autograder.grading.threads import limit_native_threads
+from autograder.grading.processes import grading_context
 from autograder.reports import feedback_html, feedback_markdown, grades_csv, gradescope_results
 from autograder.reports.figures import figures_hook
 from autograder.reports.summary import summary_html
@@ -205,21 +204,6 @@ def _jsonable(value):
 # ---------------------------------------------------------------- child processes
 
 
-def _context():
-    """Fork children from a server that has the grader imported: fast starts, no threads inherited. The server
-    starts in the background on the first call (once per process), so that it gets ready while the batch is being
-    planned."""
-    limit_native_threads()  # the server imports NumPy after this: every child has one BLAS thread
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["autograder.grading.preload"])
-    from multiprocessing import forkserver
-
-    forkserver.ensure_running()
-    return ctx
-
-
 def _import_report_libraries() -> None:
     """Import Matplotlib and Pillow in a background thread, while the children grade, for the summary's figure."""
     def target():
@@ -337,7 +321,7 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
     Returns:
         student id -> what grading produced.
     """
-    ctx = _context()
+    ctx = grading_context()
     pending = deque(jobs)
     limit = deadline if deadline is not None else student_deadline(course)
     n_jobs = max(1, n_jobs or os.cpu_count() or 1)
@@ -403,7 +387,7 @@ def plan_batch(course: Course, submissions: Path, out: Path, *, isolation_policy
         SubmissionError: ``submissions`` is not a folder.
         IsolationUnavailable: ``require`` and no sandbox here (checked before anything is graded).
     """
-    _context()  # the children's fork server gets ready meanwhile
+    grading_context()  # the children's fork server gets ready meanwhile
     if isolation_policy == "require":
         available, why = engine.isolation_available(course)
         if not available:
