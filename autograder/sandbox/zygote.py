@@ -31,6 +31,7 @@ left), but the harness sees the socket close and kills the whole sandbox.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import select
@@ -241,6 +242,7 @@ def main(config: dict) -> None:
     Server(dict(config, part="zygote", folder="/")).hello(applied, False, zygote=True)
     os.close(req_fd)
     os.close(resp_fd)
+    gc.freeze()  # the workers' collections never walk (and so never copy) what they share with the zygote
     try:
         Zygote(sock_fd).serve()
     finally:

@@ -527,6 +527,11 @@ def test_sample_callers_cannot_corrupt_the_cache():
     y[:] = 7
     X2, y2 = load_mnist_sample()
     assert X2.min() == 0.0 and np.bincount(y2).tolist() == [500] * 10
+    shared, labels = load_mnist_sample(copy=False)  # no copy: read-only instead
+    np.testing.assert_array_equal(shared, X2)
+    for array in (shared, labels):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 0
 
 
 def test_split_sample_is_seeded_and_disjoint():
