@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.grading.initializers.test_hidden import BAND_MARGIN, LOG_RATIO, log_ratio_band
+from tests.grading.initializers.test_hidden import BAND_MARGIN, DEPTH_NEURONS, LOG_RATIO, log_ratio_band
 from tests.grading.initializers.test_public import (
     FORMULAS,
     ks_bound,
@@ -23,7 +23,7 @@ from tests.grading.initializers.test_public import (
 )
 
 P = 1e-9
-N_NEURONS = 256
+N_NEURONS = DEPTH_NEURONS
 
 
 def test_normal_quantile_matches_tables():
@@ -115,10 +115,10 @@ def test_ks_bound_catches_non_normal_weights(draw):
 
 
 def _model_log_ratios(activation: str, scale: float, layers: int, runs: int, rng) -> np.ndarray:
-    """log(std of layer ``layers`` / std of layer 1) of simulate_forward(layers, scale, 256 neurons, batch 1).
+    """log(std of layer ``layers`` / std of layer 1) of simulate_forward(layers, scale, N_NEURONS neurons, batch 1).
 
     Exact in distribution: given a layer's activations x, x @ W has i.i.d.
-    N(0, scale**2 * |x|**2) entries, so each layer needs 256 fresh normals.
+    N(0, scale**2 * |x|**2) entries, so each layer needs N_NEURONS fresh normals.
     """
     x = rng.standard_normal((runs, N_NEURONS))
     first = None
@@ -158,7 +158,8 @@ def test_model_matches_the_reference(name):
     runs = 150
     ratios = []
     for seed in range(runs):
-        stats = reference.simulate_forward(10, scale, activation=activation, rng=np.random.default_rng([77, seed]))
+        stats = reference.simulate_forward(10, scale, n_neurons=N_NEURONS, activation=activation,
+                                           rng=np.random.default_rng([77, seed]))
         ratios.append(math.log(stats[9]["std"] / stats[0]["std"]))
     mean, sd = LOG_RATIO[name, 10]
     assert abs(np.mean(ratios) - mean) < 5 * sd / math.sqrt(runs)
