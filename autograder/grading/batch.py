@@ -24,7 +24,6 @@ import os
 import shutil
 import signal
 import sys
-import threading
 import time
 import traceback
 from collections import deque
@@ -203,19 +202,6 @@ def _jsonable(value):
 
 
 # ---------------------------------------------------------------- child processes
-
-
-def _import_report_libraries() -> None:
-    """Import Matplotlib and Pillow in a background thread, while the children grade, for the summary's figure."""
-    def target():
-        try:
-            import matplotlib.backends.backend_agg  # noqa: F401
-            import matplotlib.figure  # noqa: F401
-            import PIL.Image  # noqa: F401
-        except ImportError:
-            pass
-
-    threading.Thread(target=target, name="import-report-libraries", daemon=True).start()
 
 
 def _silence() -> None:
@@ -433,8 +419,6 @@ def run_batch(plan: BatchPlan, *, n_jobs: int | None = None, progress: Progress 
         if progress is not None:
             progress(graded.result)
 
-    if plan.to_grade:
-        _import_report_libraries()
     graded = grade_jobs(course, plan.to_grade, n_jobs=n_jobs, isolation_policy=plan.isolation_policy,
                         visibility=plan.visibility, on_done=on_done, deadline=deadline)
     for student, outcome in graded.items():

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from autograder import PART_IDS
-from autograder.reports.figures import figure_html
 from autograder.reports.grades import format_points
+from autograder.reports.histogram import histogram_svg
 from autograder.results import StudentResult
 
 _CSS = """
@@ -99,34 +99,12 @@ def _level(fraction: float) -> str:
     return "low" if fraction < 0.5 else "mid" if fraction < 0.8 else "high"
 
 
-def score_histogram_figure(results: Sequence[StudentResult], max_total: float, *, fmt: str = "png") -> str:
-    """The totals as a histogram (bins of max_total/20), graded-ok and not-ok students stacked."""
+def score_histogram_figure(results: Sequence[StudentResult], max_total: float) -> str:
+    """The totals as a histogram (bins of max_total/20), graded-ok and not-ok students stacked: a ``<figure>``."""
     ok = [r.total for r in results if r.status == "ok"]
     bad = [r.total for r in results if r.status != "ok"]
-    totals = ok + bad
-    top = max([max_total, *totals]) or 1.0
-
-    def draw():
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(7.0, 2.9), dpi=110, layout="constrained")
-        ax = figure.subplots()
-        edges = [top * i / 20 for i in range(21)]
-        ax.hist([ok, bad], bins=edges, stacked=True, color=["#2da44e", "#d4a72c"],
-                label=["graded ok", "timeout / crashed / missing / invalid"], edgecolor="white", linewidth=0.6)
-        if totals:
-            mean, median = statistics.fmean(totals), statistics.median(totals)
-            ax.axvline(mean, color="#0969da", linewidth=1.2, label=f"mean {mean:.1f}")
-            ax.axvline(median, color="#8250df", linewidth=1.2, linestyle="--", label=f"median {median:.1f}")
-        ax.set_xlim(0, top)
-        ax.set_xlabel(f"total points (of {format_points(max_total)})")
-        ax.set_ylabel("students")
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        ax.set_title("Distribution of totals")
-        return figure
-
-    return figure_html(draw, alt=f"Histogram of the totals of {len(totals)} students", fmt=fmt)
+    svg = histogram_svg(ok, bad, max_total, label=f"Histogram of the totals of {len(ok) + len(bad)} students")
+    return f'<figure class="autograder-figure" style="margin:1em 0">{svg}</figure>'
 
 
 def _cards(results: Sequence[StudentResult], max_total: float) -> str:

@@ -227,3 +227,17 @@ def test_summary_page_shows_histogram_problems_and_escapes():
 def test_summary_page_of_no_students():
     page = summary_html([])
     assert "<figure" not in page and "students" in page
+
+
+def test_histogram_bins_and_draws_the_totals_as_inline_svg():
+    from autograder.reports.histogram import BAD_COLOR, OK_COLOR, bin_counts, histogram_svg
+
+    assert bin_counts([0, 4.99, 5, 99.9, 100, 130, -3], 100.0) == [3, 1] + [0] * 17 + [3]
+    assert bin_counts([2.0], 0.0) == [1] + [0] * 19
+    svg = histogram_svg([100.0, 100.0, 62.5], [0.0], 100.0, label='totals <of> "4"')
+    assert svg.startswith("<svg ") and svg.endswith("</svg>") and "<script" not in svg and "href" not in svg
+    assert 'aria-label="totals &lt;of&gt; &quot;4&quot;"' in svg
+    assert svg.count(f'fill="{OK_COLOR}"') == 2 + 1 and svg.count(f'fill="{BAD_COLOR}"') == 1 + 1  # bars + legend
+    assert "mean 65.6" in svg and "median 81.2" in svg and "total points (of 100)" in svg
+    empty = histogram_svg([], [], 0.0)
+    assert empty.count(f'fill="{OK_COLOR}"') == 1 and "mean" not in empty  # the legend only
