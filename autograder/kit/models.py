@@ -16,18 +16,25 @@ class GraderMLP:
     Args:
         layer_sizes: four positive ints ``(d0, d1, d2, d3)``.
         rng: ``numpy.random.Generator`` for the He-normal weights (drawn W1, W2, W3).
+        dtype: of the parameters (the same draws, rounded for ``float32``). The model computes in its
+            parameters' dtype: ``forward`` and ``gradients`` convert ``X`` and ``Y`` to it (a no-op for
+            float64 data and a float64 model).
     """
 
     STATE = ("W1", "b1", "W2", "b2", "W3", "b3")
 
-    def __init__(self, layer_sizes=(784, 128, 64, 10), rng=None):
+    def __init__(self, layer_sizes=(784, 128, 64, 10), rng=None, dtype=np.float64):
         rng = np.random.default_rng() if rng is None else rng
         sizes = [int(d) for d in layer_sizes]
         if len(sizes) != 4 or min(sizes) < 1:
             raise ValueError(f"layer_sizes must be four positive ints, got {layer_sizes!r}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
         for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False), start=1):
-            setattr(self, f"W{k}", rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out)))
-            setattr(self, f"b{k}", np.zeros((1, fan_out)))
+            W = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+            setattr(self, f"W{k}", W if dtype == np.float64 else W.astype(dtype))
+            setattr(self, f"b{k}", np.zeros((1, fan_out), dtype=dtype))
 
     def _layers(self):
         return [(self.W1, self.b1), (self.W2, self.b2), (self.W3, self.b3)]
@@ -35,7 +42,7 @@ class GraderMLP:
     def forward(self, X):
         """Class probabilities ``(m, d3)``; keeps the layer inputs for ``gradients``."""
         self._inputs, self._pre = [], []
-        h = X
+        h = np.asarray(X, dtype=self.W1.dtype)
         for k, (W, b) in enumerate(self._layers()):
             self._inputs.append(h)
             z = h @ W + b
@@ -56,7 +63,7 @@ class GraderMLP:
     def gradients(self, X, Y):
         """Dict of gradients keyed ``W1..b3``; parameters untouched."""
         probs = self.forward(X)
-        delta = (probs - Y) / X.shape[0]
+        delta = (probs - np.asarray(Y, dtype=probs.dtype)) / probs.shape[0]
         grads = {}
         for k in (2, 1, 0):
             grads[f"W{k + 1}"] = self._inputs[k].T @ delta

@@ -179,6 +179,27 @@ def test_the_kit_model_trained_remotely_is_the_one_trained_locally(reference_pai
         assert np.array_equal(getattr(models[0], name), getattr(models[1], name)), name
 
 
+def test_a_float32_kit_model_computes_and_trains_in_float32_remotely_as_locally(reference_pair):
+    wide = GraderMLP((5, 4, 3, 3), rng=np.random.default_rng(4))
+    narrow = GraderMLP((5, 4, 3, 3), rng=np.random.default_rng(4), dtype=np.float32)
+    for name in GraderMLP.STATE:  # the same draws, rounded
+        assert getattr(narrow, name).dtype == np.float32
+        np.testing.assert_array_equal(getattr(narrow, name), getattr(wide, name).astype(np.float32))
+    X = np.random.default_rng(2).standard_normal((30, 5))
+    Y = np.eye(3)[np.random.default_rng(3).integers(0, 3, 30)]
+    assert narrow.forward(X).dtype == np.float32 and wide.forward(X).dtype == np.float64
+    assert all(g.dtype == np.float32 for g in narrow.gradients(X, Y).values())
+    local, remote = reference_pair
+    models = [GraderMLP((5, 4, 3, 3), rng=np.random.default_rng(4), dtype=np.float32) for _ in range(2)]
+    for student, model in zip((local, remote), models, strict=True):
+        student.training.train(model, X, Y, epochs=3, batch_size=8, lr=0.2, rng=np.random.default_rng(5))
+    for name in GraderMLP.STATE:
+        assert getattr(models[1], name).dtype == np.float32
+        assert np.array_equal(getattr(models[0], name), getattr(models[1], name)), name
+    with pytest.raises(ValueError, match="float32 or float64"):
+        GraderMLP((5, 4, 3, 3), dtype=np.int64)
+
+
 def test_student_objects_are_handles(reference_pair):
     _, remote = reference_pair
     bp = remote.backprop
