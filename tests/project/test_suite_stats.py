@@ -182,3 +182,15 @@ def test_depth_band_catches_dropping_relu():
     sample = _model_log_ratios("linear", math.sqrt(2 / N_NEURONS), 50, 2000, np.random.default_rng(6))
     assert sample.mean() == pytest.approx(49 * 0.5 * math.log(2), abs=0.2)
     assert sample.min() > high + 5 * sample.std()
+
+
+def test_distinct_rows_counts_as_numpy_unique_does():
+    from tests.grading.initializers.test_public import distinct_rows
+
+    rng = np.random.default_rng(8)
+    W = rng.standard_normal((30, 40))
+    W[5], W[:, 3] = W[7], W[:, 9]
+    W[10], W[11] = -0.0, 0.0  # equal by value
+    for array in (W, W.T, np.round(W, 1), np.zeros((3, 2))):
+        assert distinct_rows(array) == np.unique(array, axis=0).shape[0]
+    assert distinct_rows(W) == 28
