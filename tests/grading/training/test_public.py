@@ -391,7 +391,7 @@ def test_evaluate(student, golden, mnist_sample, tol):
 @graded(1.5, visibility="public", oracle="golden", topic="4.1 Complete training pipeline")
 def test_train_history(student, golden, mnist_sample, tol):
     X, Y = mnist_rows(mnist_sample, 0, 500)  # 500 = 15 * 32 + 20: the last batch is shorter
-    run = {"model_seed": 31, "sizes": (784, 128, 64, 10), "rng_seed": 32, "epochs": 3, "batch_size": 32, "lr": 0.1}
+    run = {"model_seed": 31, "sizes": (784, 64, 32, 10), "rng_seed": 32, "epochs": 3, "batch_size": 32, "lr": 0.1}
     expected = golden_train(golden, "train/history", X, Y, **run)
     check_train_against(student, expected, X, Y, rtol=tol.history_rtol, **run)
 
