@@ -676,9 +676,9 @@ def report_profile(prof: dict, runs: dict, n: int, nb: dict | None, goals: list[
          f"{starts} starts, {per_start:.3f} s each (one per part), {sandbox_n} sandbox(es) with a zygote: "
          f"{sandbox_s:.2f} s"],
         ["round trips into the workers", f"{request[0]:.2f}",
-         f"{request[1]}: {t('call')[1]} calls, {t('hget')[1] + t('hset')[1]} model attribute reads/writes, "
-         f"{t('get')[1]} module attribute lookups (a function's costs a round trip the first time only); "
-         "a trivial call alone: "
+         f"{request[1]} requests: {t('call')[1]} calls (kit calls included), {t('hget')[1] + t('hset')[1]} "
+         f"single attribute reads/writes of student objects, the rest module attribute reads ({t('get')[1]} "
+         "lookups in all; a function's costs a request the first time only); a trivial call alone: "
          f"{transfer['tiny'] * 1000:.2f} ms"],
         ["  of which student compute and the MNIST trainings", "", "see the per-part table"],
         ["  passing the 4,000-digit training set by value", f"{transfer['big']:.3f}",
@@ -733,19 +733,19 @@ def report_proposals(prof: dict, runs: dict, n: int, nb: dict | None) -> None:
     sand, inproc, timers, transfer = prof["sandboxed"], prof["inprocess"], prof["timers"], prof["transfer"]
     cpu = sand["cpu_harness"] + sand["cpu_workers"] + prof["reports"]["write_reports"]
     requests = timers.get("request", [0.0, 0])[1]
-    handle_ops = timers.get("hget", [0.0, 0])[1] + timers.get("hset", [0.0, 0])[1]
     mnist = sum(inproc["tests"].get(k, 0.0) for k in MNIST_TESTS)
+    per_request = transfer["tiny"]
     proposals = [
-        (f"batch the model-attribute round trips: {handle_ops} of the {requests} requests read or write one "
-         "attribute of a student's model (backprop's tests set and read W1..b3 one at a time); a kit helper "
-         "that sets or reads all six in one request", handle_ops * transfer["tiny"] * 5 / 6,
-         handle_ops * transfer["tiny"] * 5 / 6, "jobs-2, nbgrader ratio"),
+        (f"fewer requests: {requests} per student at ~{per_request * 1000:.2f} ms each (both processes' codec and "
+         "system calls); more suites' loops through calls.each would halve them",
+         requests / 2 * per_request, requests / 2 * per_request, "jobs-2, nbgrader ratio"),
         ("pass the 4,000 training digits by reference instead of by value (the worker would read the same "
          "read-only sample; now they travel there, and are compared after the call to see whether they changed)",
          2 * (transfer["big"] - transfer["small"]), 2 * (transfer["big"] - transfer["small"]), "jobs-2"),
         (f"the two MNIST trainings ({mnist:.2f} s of pure NumPy compute in-process, already cut to 784-64-32-10 "
-         "networks, 3-4 epochs, thresholds re-derived over 2,000 seeds): shorter runs have heavy lower tails "
-         "(2 epochs: worst seeds 74-79%), so the thresholds would have to drop",
+         "networks, 3-4 epochs, Part 5's in float32; thresholds derived over 2,000 seeds): shorter runs or "
+         "narrower networks have heavy lower tails (2 epochs: worst seeds 74-79%; 784-32-16-10: 76.6%), so the "
+         "thresholds would have to drop",
          mnist / 3, mnist / 3, "jobs-2, Part 5, nbgrader ratio"),
     ]
     per_student = runs[2]["wall"] / n
