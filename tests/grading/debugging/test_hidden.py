@@ -12,17 +12,17 @@ import math
 
 import numpy as np
 
-from autograder.harness import fail, graded
+from autograder.harness import expect_outcomes, fail, graded
 
 from .test_public import (
     HINT_NON_FINITE,
     HINT_ORDER,
     HINT_OVERFITTING,
     HINT_PLATEAU,
-    call_student,
     check_cases,
     copy_curve,
     expect_messages,
+    fail_raised,
     message_aliases,
     show_call,
 )
@@ -201,21 +201,34 @@ def test_random_overfitting_boundary(student, reference, rng):
 
 @graded(1, visibility="hidden", oracle="reference", topic="3.1 Common problems and solutions")
 def test_arguments_untouched_and_reused(student, reference, rng):
-    """The histories are not changed, and a second call on the same objects gives the same answer."""
+    """The histories are not changed, and a second call on the same objects gives the same answer.
+
+    All the calls go to the student's code in one request (``calls.each``): a case's two calls get the very
+    same objects, one after the other, and whatever the calls did to them comes back.
+    """
     expected_for = live_answers(reference)
     aliases = message_aliases(student)
+    cases = []
     for i in range(20):
         train = falling_or_not(rng, int(rng.integers(3, 15)))
         val = overfit_val(rng, int(rng.integers(3, 10)))
         for kind in (list, np.array):
             t, v = kind(train), kind(val)
             case = f"{kind.__name__} curve {i}"
-            expected = expected_for(case, t, v)
-            first = call_student(student, t, v, case, HINT_OVERFITTING, copy=False)
-            if list(t) != list(train) or list(v) != list(val):
-                fail(f"case {case!r}: {show_call(kind(train), kind(val))} changed its arguments to "
-                     f"{show_call(t, v)}", "do not sort or modify the histories in place; use min(val) or a copy")
-            expect_messages(first, expected, t, v, case, HINT_OVERFITTING, aliases)
-            second = call_student(student, t, v, case, HINT_OVERFITTING, copy=False)
-            expect_messages(second, expected, t, v, f"{case}, second call", "debug_training must not keep state "
-                            "between calls", aliases)
+            cases.append((case, kind, train, val, t, v, expected_for(case, t, v)))
+    calls = [[t, v] for _, _, _, _, t, v, _ in cases for _ in range(2)]
+    outcomes = expect_outcomes(student.run_kit("calls.each", student.debugging.debug_training, calls), len(calls),
+                               what=f"running debug_training twice on each of {len(cases)} cases",
+                               hint=HINT_OVERFITTING)
+    for k, (case, kind, train, val, t, v, expected) in enumerate(cases):
+        first, second = outcomes[2 * k], outcomes[2 * k + 1]
+        if first[0] == "raised":
+            fail_raised(str(first[1]), str(first[2]), train, val, case, HINT_OVERFITTING)
+        if list(t) != list(train) or list(v) != list(val):
+            fail(f"case {case!r}: {show_call(kind(train), kind(val))} changed its arguments to {show_call(t, v)}",
+                 "do not sort or modify the histories in place; use min(val) or a copy")
+        expect_messages(first[1], expected, t, v, case, HINT_OVERFITTING, aliases)
+        if second[0] == "raised":
+            fail_raised(str(second[1]), str(second[2]), train, val, f"{case}, second call", HINT_OVERFITTING)
+        expect_messages(second[1], expected, t, v, f"{case}, second call", "debug_training must not keep state "
+                        "between calls", aliases)
