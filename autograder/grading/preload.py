@@ -6,7 +6,8 @@ What each child would otherwise repeat per student:
   harness side and ``numpy.random``;
 * reading and checking the 5,000-digit MNIST sample (about 0.2 s). The sample
   is cached read-only (:func:`autograder.data.sample.load_mnist_sample` hands
-  out copies), so a child cannot change what the next one gets. A missing
+  out copies, or with ``copy=False`` the read-only arrays), and each child is
+  a fresh fork, so a child cannot change what the next one gets. A missing
   sample is not an error here: the tests that need it report it for each
   student;
 * glibc's malloc thresholds, fixed as in the workers (``MALLOC_*_THRESHOLD_`` in

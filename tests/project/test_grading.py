@@ -20,10 +20,11 @@ import pytest
 from autograder import PART_IDS
 from autograder.config import load_course
 from autograder.grading import engine
-from autograder.grading.batch import grade_batch, grader_version, load_state
+from autograder.grading.batch import Job, grade_batch, grade_jobs, grader_version, load_state
 from autograder.grading.engine import grade_student
 from autograder.grading.validate import validate
 from autograder.grading.variants import load_correct, materialize
+from autograder.submissions import Entry, stage
 from tests.project.test_submissions import notebook
 
 HANG_SECONDS = 4.0  # the batch deadline for a student hanging in-process (the sandbox has its own deadlines)
@@ -351,11 +352,20 @@ def test_validate_mini_course_catches_only_what_it_should(mini, tmp_path):
     assert report.counts()["reference"] == (1, 1) and report.counts()["stub"] == (1, 1)
 
 
-def test_validate_reports_an_uncaught_faulty_variant_and_a_points_mismatch(tmp_path):
-    course = load_course(make_mini_course(tmp_path / "c"))
+def write_faulty_clipping(course, toml: str) -> None:
+    """The mini course's faulty variants of its clipping part (``tests/variants/faulty/clipping.toml``)."""
     faulty = course.root / "tests" / "variants" / "faulty"
     faulty.mkdir(parents=True)
-    (faulty / "clipping.toml").write_text(textwrap.dedent('''\
+    (faulty / "clipping.toml").write_text(textwrap.dedent(toml))
+
+
+def violation_messages(report) -> list[str]:
+    return [f"{v.case}: {v.message}" for v in report.violations]
+
+
+def test_validate_reports_an_uncaught_faulty_variant_and_a_points_mismatch(tmp_path):
+    course = load_course(make_mini_course(tmp_path / "c"))
+    write_faulty_clipping(course, '''\
         [[faulty]]
         name = "wrong_value"
         description = "caught by the public test"
@@ -365,13 +375,13 @@ def test_validate_reports_an_uncaught_faulty_variant_and_a_points_mismatch(tmp_p
         name = "harmless_double"
         description = "not a fault at all: no test can catch it"
         replace = [["return 2 * x", "return x * 2"]]
-    '''))
+    ''')
     text = (course.root / "course.toml").read_text().replace("[parts.training]\ntitle = \"Part training\"\npoints = 2",
                                                              "[parts.training]\ntitle = \"Part training\"\npoints = 3")
     (course.root / "course.toml").write_text(text)
     course = load_course(course.root / "course.toml")
     report = validate(course, jobs=2)
-    messages = [f"{v.case}: {v.message}" for v in report.violations]
+    messages = violation_messages(report)
     assert any(m.startswith("faulty-clipping-harmless_double: clipping:") and "no test catches it" in m
                for m in messages)
     assert not any(m.startswith("faulty-clipping-wrong_value") for m in messages)  # training's gap: reported once
@@ -379,22 +389,18 @@ def test_validate_reports_an_uncaught_faulty_variant_and_a_points_mismatch(tmp_p
     assert any("course.toml [parts.training] points = 3" in v.message for v in report.violations)
 
 
-
 def test_validate_reports_a_golden_recipe_that_depends_on_the_student(tmp_path):
     course = load_course(make_mini_course(tmp_path / "c"))
     public = course.suites / "clipping" / "test_public.py"
     public.write_text(public.read_text().replace('lambda ref: ref.clipping.value()',
                                                  'lambda ref: student.clipping.double(1)'))
-    faulty = course.root / "tests" / "variants" / "faulty"
-    faulty.mkdir(parents=True)
-    (faulty / "clipping.toml").write_text(textwrap.dedent('''\
+    write_faulty_clipping(course, '''\
         [[faulty]]
         name = "wrong_double"
         description = "a recipe that reads the student's code sees this change"
         replace = [["return 2 * x", "return 3 * x"]]
-    '''))
-    report = validate(course, jobs=2)
-    messages = [f"{v.case}: {v.message}" for v in report.violations]
+    ''')
+    messages = violation_messages(validate(course, jobs=2))
     assert any(m.startswith("faulty-clipping-wrong_double: golden values differ from the reference's grading: "
                             "clipping/value") for m in messages), messages
 
@@ -402,7 +408,13 @@ def test_validate_reports_a_golden_recipe_that_depends_on_the_student(tmp_path):
 # ---------------------------------------------------------------- golden values shared in a batch
 
 
-def test_golden_store_answers_known_values_and_reports_only_what_it_computed(mini):
+def staged_jobs(folders: dict, work: Path) -> list:
+    """One batch job per ``student -> submission folder``, staged under ``work``."""
+    return [Job(student, student, stage(Entry(student=student, name=student, path=folder, kind="folder"),
+                                        work / student), "") for student, folder in folders.items()]
+
+
+def test_golden_store_answers_known_values_and_reports_only_what_it_computed():
     from autograder.harness.golden import GoldenStore, to_json
 
     ran = []
@@ -432,15 +444,9 @@ def test_golden_pool_shares_only_what_two_students_agree_on():
 
 @SANDBOX
 def test_sandboxed_batch_children_share_golden_values(mini, tmp_path):
-    from autograder.grading.batch import Job, grade_jobs
-    from autograder.submissions import Entry, stage
-
-    jobs = []
-    for student in ("s1", "s2", "s3"):
-        folder = copy_reference(mini, tmp_path / "subs" / student)
-        entry = Entry(student=student, name=student, path=folder, kind="folder")
-        jobs.append(Job(student, student, stage(entry, tmp_path / "work" / student), ""))
-    graded = grade_jobs(mini, jobs, n_jobs=1, isolation_policy="require", report_golden=True)
+    folders = {student: copy_reference(mini, tmp_path / "subs" / student) for student in ("s1", "s2", "s3")}
+    graded = grade_jobs(mini, staged_jobs(folders, tmp_path / "work"), n_jobs=1, isolation_policy="require",
+                        report_golden=True)
     names = {f"{part}/value" for part in PART_IDS}
     assert set(graded["s1"].golden) == set(graded["s2"].golden) == names
     assert graded["s3"].golden == {}  # given every value s1 and s2 agreed on: no recipe ran
@@ -448,14 +454,9 @@ def test_sandboxed_batch_children_share_golden_values(mini, tmp_path):
 
 
 def test_unsandboxed_batch_children_share_no_golden_values(mini, class_folder, tmp_path):
-    from autograder.grading.batch import Job, grade_jobs
-    from autograder.submissions import Entry, stage
-
-    jobs = []
-    for student in ("alice", "carol"):
-        entry = Entry(student=student, name=student, path=class_folder / student, kind="folder")
-        jobs.append(Job(student, student, stage(entry, tmp_path / "work" / student), ""))
-    graded = grade_jobs(mini, jobs, n_jobs=1, isolation_policy=FAST, report_golden=True)
+    folders = {student: class_folder / student for student in ("alice", "carol")}
+    graded = grade_jobs(mini, staged_jobs(folders, tmp_path / "work"), n_jobs=1, isolation_policy=FAST,
+                        report_golden=True)
     names = {f"{part}/value" for part in PART_IDS}
     assert set(graded["alice"].golden) == set(graded["carol"].golden) == names  # carol was given none
 
