@@ -28,6 +28,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -375,13 +376,30 @@ def plan_batch(course: Course, submissions: Path, out: Path, *, isolation_policy
         IsolationUnavailable: ``require`` and no sandbox here (checked before anything is graded).
     """
     grading_context()  # the children's fork server gets ready meanwhile
-    if isolation_policy == "require":
-        available, why = engine.isolation_available(course)
-        if not available:
-            raise IsolationUnavailable(f"student code cannot be isolated on this machine ({why}); fix that, or "
-                                       "pass --allow-unisolated to grade with the code running unisolated")
+    probe = None
+    if isolation_policy == "require":  # the sandbox's probe mostly waits for a worker: it runs while staging
+        probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
+        probing = probe.submit(engine.isolation_available, course)
+        probe.shutdown(wait=False)
     out = Path(out)
-    entries, ignored = find_entries(Path(submissions), course.assignment)
+    existed = out.exists()
+    try:
+        plan = _stage_all(course, Path(submissions), out, isolation_policy, visibility)
+    finally:
+        if probe is not None:
+            available, why = probing.result()
+    if probe is not None and not available:
+        shutil.rmtree(out / ".work", ignore_errors=True)
+        if not existed:
+            shutil.rmtree(out, ignore_errors=True)
+        raise IsolationUnavailable(f"student code cannot be isolated on this machine ({why}); fix that, or "
+                                   "pass --allow-unisolated to grade with the code running unisolated")
+    return plan
+
+
+def _stage_all(course: Course, submissions: Path, out: Path, isolation_policy: str, visibility: str) -> BatchPlan:
+    """Stage every student into ``out/.work`` and read back the state files of those already graded."""
+    entries, ignored = find_entries(submissions, course.assignment)
     kept = [e for e in entries if e.path.resolve() != out.resolve()]  # --out inside SUBMISSIONS is not a student
     ignored += [e.name for e in entries if e not in kept]
     entries = kept

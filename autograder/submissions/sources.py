@@ -168,12 +168,13 @@ def _strip_magics(source: str) -> str | None:
         if name not in _PYTHON_CELL_MAGICS:
             return None
         lines[first] = f"# dropped by the grader: {lines[first].strip()}"
+    if not any(_maybe_ipython(line) for line in lines):
+        return "\n".join(lines)  # nothing to drop: no need to scan for where statements start
     starts = _statement_starts(lines)
     out, continued = [], False
     for line, at_start in zip(lines, starts, strict=True):
         stripped = line.lstrip()
-        ipython_only = continued or (at_start and (stripped.startswith(("%", "!")) or bool(_ASSIGNED_MAGIC.match(line))
-                                                   or bool(_HELP_QUERY.match(line))))
+        ipython_only = continued or (at_start and _maybe_ipython(line))
         if ipython_only:
             indent = line[: len(line) - len(stripped)]
             out.append(f"{indent}pass  # dropped by the grader (IPython only)" if indent else
@@ -182,6 +183,11 @@ def _strip_magics(source: str) -> str | None:
         else:
             out.append(line)
     return "\n".join(out)
+
+
+def _maybe_ipython(line: str) -> bool:
+    """Whether ``line`` would be IPython-only if it began a statement."""
+    return line.lstrip().startswith(("%", "!")) or bool(_ASSIGNED_MAGIC.match(line)) or bool(_HELP_QUERY.match(line))
 
 
 def _statement_starts(lines: list[str]) -> list[bool]:

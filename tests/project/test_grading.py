@@ -327,7 +327,11 @@ def test_batch_refuses_without_isolation_under_require(mini, class_folder, tmp_p
     monkeypatch.setattr(engine, "isolation_available", lambda course: (False, "no sandbox in this test"))
     with pytest.raises(IsolationUnavailable, match="allow-unisolated"):
         grade_batch(mini, class_folder, tmp_path / "out")
-    assert not (tmp_path / "out" / "grades.csv").exists()
+    assert not (tmp_path / "out").exists()  # staged while the sandbox was probed, then cleared away
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(IsolationUnavailable, match="allow-unisolated"):
+        grade_batch(mini, class_folder, tmp_path / "kept")
+    assert (tmp_path / "kept").is_dir() and not any((tmp_path / "kept").iterdir())
 
 
 def test_batch_nbgrader_layout_and_single_notebook(mini, tmp_path):
