@@ -845,22 +845,37 @@ def kit_model(cls, sizes, params):
 
 
 def kit_relative_errors(model, X, Y, h: float = 1e-5) -> dict:
-    """What ``gradient_check`` should report for a kit model, computed by the harness (same method)."""
+    """What ``gradient_check`` should report for a kit model, computed by the harness.
+
+    The same method as the contract's (central differences of ``loss(forward(X), Y)``, one entry moved by
+    ``+-h`` at a time, then :func:`cs231n_relative_error`), with every moved copy of a parameter evaluated at
+    once (:func:`kit_losses`): the same numbers up to rounding, in a fraction of the time.
+    """
     analytic = model.gradients(X, Y)
+    params = {name: getattr(model, name) for name in PARAMS}
     errors = {}
     for name in PARAMS:
-        param = getattr(model, name)
-        numeric = np.zeros_like(param)
-        for idx in np.ndindex(param.shape):
-            saved = param[idx]
-            param[idx] = saved + h
-            plus = model.loss(model.forward(X), Y)
-            param[idx] = saved - h
-            minus = model.loss(model.forward(X), Y)
-            param[idx] = saved
-            numeric[idx] = (plus - minus) / (2.0 * h)
+        param = params[name]
+        n = param.size
+        moved = np.broadcast_to(param, (2 * n, *param.shape)).copy()
+        flat, entries = moved.reshape(2 * n, n), np.arange(n)
+        flat[entries, entries] += h
+        flat[n + entries, entries] -= h
+        losses = kit_losses({**params, name: moved}, X, Y)
+        numeric = ((losses[:n] - losses[n:]) / (2.0 * h)).reshape(param.shape)
         errors[name] = cs231n_relative_error(analytic[name], numeric)
     return errors
+
+
+def kit_losses(params: dict, X, Y) -> np.ndarray:
+    """The kit models' ``loss(forward(X), Y)`` for a stack of parameter sets: each parameter is either one
+    array or a stack of them along a leading axis (all stacks of one length ``k``); returns ``(k,)``."""
+    h = np.asarray(X, dtype=np.float64)
+    for k in (1, 2, 3):
+        z = h @ params[f"W{k}"] + params[f"b{k}"]
+        h = np.maximum(z, 0.0) if k < 3 else z
+    probs = np.exp(h - np.logaddexp.reduce(h, axis=-1, keepdims=True))
+    return -np.sum(Y * np.log(probs + 1e-8), axis=(-2, -1)) / Y.shape[0]
 
 
 def draw_checkable_problem(sizes, m: int, rng):
