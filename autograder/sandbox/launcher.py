@@ -630,10 +630,12 @@ class Worker:
         if views:
             try:
                 self._check_quiet()
+                views = self._write_some(views)  # most requests fit in the pipe at once: no wait for it
             except WorkerDied:
                 self._dead = True
                 raise
-            self._selector.register(self._fds["req"], selectors.EVENT_WRITE, "req")
+            if views:
+                self._selector.register(self._fds["req"], selectors.EVENT_WRITE, "req")
         exited = False
         control = self.sandbox.control.fileno() if self.sandbox is not None and self.sandbox.running else None
         if control is not None:
