@@ -135,13 +135,16 @@ def one_hot(labels, classes: int) -> np.ndarray:
 
 
 def draw_problem(sizes, m: int, rng, *, weight_scale: float = 0.8, margin: float = 1e-3, min_prob: float = 0.05,
-                 need_dead: bool = False):
+                 need_dead: bool = False, need_coactive: bool = False):
     """Parameters, a batch ``X`` and one-hot ``Y`` for a network of ``sizes``, safe for finite differences.
 
     Every ReLU input is at least ``margin`` away from 0 and every true-class
     probability is at least ``min_prob`` (see the module docstring). With
     ``need_dead``, every first-layer unit is negative for at least one row
-    (so a missing ReLU mask in layer 1 changes its gradient).
+    (so a missing ReLU mask in layer 1 changes its gradient). With
+    ``need_coactive``, every pair of a first-layer and a second-layer unit is
+    positive together on some row (otherwise that entry of ``W2``'s gradient
+    is exactly 0).
     """
     for _ in range(10_000):
         params = {}
@@ -155,6 +158,8 @@ def draw_problem(sizes, m: int, rng, *, weight_scale: float = 0.8, margin: float
         ok = min(np.abs(z1).min(), np.abs(z2).min()) > margin and np.sum(probs * Y, axis=1).min() >= min_prob
         if ok and need_dead:
             ok = bool(np.all((z1 < 0).any(axis=0)) and np.all((z1 > 0).any(axis=0)))
+        if ok and need_coactive:
+            ok = bool(np.all((z1 > 0).T @ (z2 > 0)))
         if ok:
             return params, X, Y
     raise RuntimeError("could not draw a problem away from the ReLU kinks")  # pragma: no cover
@@ -889,7 +894,10 @@ def draw_checkable_problem(sizes, m: int, rng):
     that the tests demand of a student's ``gradient_check``.
     """
     for _ in range(1000):
-        params, X, Y = draw_problem(sizes, m, rng, need_dead=True, min_prob=0.1)
+        # need_coactive only skips draws whose W2 gradient has exact zeros, which the next line rejects anyway
+        # (most of them: a batch of 5 or 6 rows rarely has every pair of units on together): the same problem,
+        # found without building a model for each of those draws.
+        params, X, Y = draw_problem(sizes, m, rng, need_dead=True, need_coactive=True, min_prob=0.1)
         good = kit_model(GraderMLP, sizes, params)
         grads = good.gradients(X, Y)
         if min(float(np.abs(g).min()) for g in grads.values()) < 1e-4:
