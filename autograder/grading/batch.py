@@ -37,7 +37,7 @@ from autograder import PART_IDS
 from autograder.config import Course
 from autograder.errors import IsolationUnavailable
 from autograder.grading import engine
-from autograder.grading.golden_pool import GoldenPool
+from autograder.grading.golden_pool import GoldenPool, handout_golden
 from autograder.grading.processes import grading_context
 from autograder.reports import feedback_html, feedback_markdown, grades_csv, gradescope_results
 from autograder.reports.figures import figures_hook
@@ -296,15 +296,19 @@ class _Running:
 
 def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None, isolation_policy: str = "require",
                visibility: str = "all", on_done: Callable[[Job, Graded], None] | None = None,
-               deadline: float | None = None, report_golden: bool = False) -> dict[str, Graded]:
+               deadline: float | None = None, report_golden: bool = False,
+               handout_values: bool = True) -> dict[str, Graded]:
     """Grade ``jobs`` in up to ``n_jobs`` child processes at once; never raises for a student's sake.
 
-    Under the ``require`` policy the children share golden values (:class:`GoldenPool`).
+    Under the ``require`` policy the children share golden values (:class:`GoldenPool`), starting from those of
+    the course's handout when it was built from the course as it is now (:func:`handout_golden`).
 
     Args:
         on_done: called in this process, in completion order, after each student.
         deadline: seconds before a student's grading process is killed (default: :func:`student_deadline`).
         report_golden: keep in each :class:`Graded` the golden values its process computed.
+        handout_values: start from the handout's golden values when they are current (``False``: every value is
+            computed by the children, as ``validate`` needs to check them).
 
     Returns:
         student id -> what grading produced.
@@ -315,7 +319,8 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
     n_jobs = max(1, n_jobs or os.cpu_count() or 1)
     running: dict[object, _Running] = {}  # keyed by the result pipe
     plans = _checked_plans()
-    pool = GoldenPool() if isolation_policy == "require" else None  # only from children whose students were sandboxed
+    # Shared only between children whose students were sandboxed, starting from a current handout's values.
+    pool = GoldenPool(handout_golden(course) if handout_values else None) if isolation_policy == "require" else None
     done: dict[str, Graded] = {}
     try:
         while pending or running:

@@ -198,7 +198,7 @@ def validate(course: Course, jobs: int | None = None, *, isolation_policy: str =
                 progress(by_id[job.student])
 
         grade_jobs(course, jobs_list, n_jobs=jobs, isolation_policy=isolation_policy, visibility="all",
-                   on_done=on_done, report_golden=True)
+                   on_done=on_done, report_golden=True, handout_values=False)  # every golden value computed
         reference = by_id["reference"].result
         if reference is not None and "reference" not in failed:
             violations += _points_problems(course, reference)

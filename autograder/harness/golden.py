@@ -13,6 +13,7 @@ live store can start from values already computed elsewhere (``known``, in
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,41 @@ import numpy as np
 
 GOLDEN_FILE = "golden.json"
 MODES = ("live", "record", "replay")
+# In a handout's golden.json: the recipe_fingerprint of what its values were recorded from (never a value's name).
+SOURCE_KEY = "__recorded_from__"
+_HIDDEN_SUITE = "test_hidden.py"
+
+
+def recipe_fingerprint(solutions: Path, suites: Path, course_file: Path) -> str:
+    """A sha256 of everything the public suites' golden values are computed from.
+
+    The reference solutions, every ``.py`` file of the suites but the hidden
+    ones (the public tests and their packages), ``course.toml`` (the tests'
+    seeds), and the kit and harness modules that the recipes run with.
+    """
+    package = Path(__file__).resolve().parent.parent
+    files = [(f"solutions/{p.relative_to(solutions)}", p) for p in Path(solutions).rglob("*.py")]
+    files += [(f"suites/{p.relative_to(suites)}", p) for p in Path(suites).rglob("*.py") if p.name != _HIDDEN_SUITE]
+    files += [(f"autograder/{p.relative_to(package)}", p)
+              for folder in ("kit", "harness") for p in (package / folder).glob("*.py")]
+    digest = hashlib.sha256()
+    for name, path in sorted((n, p) for n, p in files if "__pycache__" not in Path(n).parts):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    digest.update(b"course.toml\0" + Path(course_file).read_bytes())
+    return digest.hexdigest()
+
+
+def recorded_values(path: Path, fingerprint: str) -> dict:
+    """The values of a handout's ``golden.json`` (in :func:`to_json` form), if it was recorded from what
+    ``fingerprint`` describes (see :func:`recipe_fingerprint`); ``{}`` when it is missing, unreadable or was
+    recorded from other solutions, suites or kit."""
+    try:
+        stored = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if type(stored) is not dict or stored.get(SOURCE_KEY) != fingerprint:
+        return {}
+    return {name: value for name, value in stored.items() if name != SOURCE_KEY}
 
 
 def to_json(value):

@@ -68,7 +68,10 @@ def record_golden(course, suites: list[Path], target: Path) -> Path:
     """Run the public suites against the reference in record mode, writing their golden values to ``target``.
 
     Runs ``python -m pytest`` in a subprocess from the course root; the
-    plugin saves the recorded values when the session finishes.
+    plugin saves the recorded values when the session finishes. The file
+    also records the fingerprint of the solutions, suites and kit it was
+    recorded from (``SOURCE_KEY``), so that a batch can tell whether its
+    values still hold (:func:`autograder.harness.golden.recorded_values`).
 
     Raises:
         ReleaseError: when the reference fails a public test (no file is left) or no file was written.
@@ -90,6 +93,11 @@ def record_golden(course, suites: list[Path], target: Path) -> Path:
     if not target.is_file():
         raise ReleaseError(course.suites, None, f"pytest passed but wrote no {target.name}: the plugin must save "
                                                 "the golden store at the end of a --golden=record session")
+    from autograder.harness.golden import SOURCE_KEY, recipe_fingerprint
+
+    values = json.loads(target.read_text(encoding="utf-8"))  # and what they were recorded from (for batches)
+    values[SOURCE_KEY] = recipe_fingerprint(course.solutions, course.suites, Path(course.root) / COURSE_FILE)
+    target.write_text(json.dumps(values, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return target
 
 

@@ -457,6 +457,61 @@ def test_sandboxed_batch_children_share_golden_values(mini, tmp_path):
     assert [graded[s].result.total for s in ("s1", "s2", "s3")] == [10, 10, 10]
 
 
+def write_handout_golden(course, values: dict, fingerprint: str | None = None) -> Path:
+    """A handout golden.json for ``course`` holding ``values``, recorded (by default) from the course as it is."""
+    from autograder.grading.golden_pool import HANDOUT_TESTS
+    from autograder.harness.golden import GOLDEN_FILE, SOURCE_KEY, recipe_fingerprint
+
+    if fingerprint is None:
+        fingerprint = recipe_fingerprint(course.solutions, course.suites, course.root / "course.toml")
+    target = course.handout / HANDOUT_TESTS / GOLDEN_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({**values, SOURCE_KEY: fingerprint}), encoding="utf-8")
+    return target
+
+
+@SANDBOX
+def test_a_current_handouts_golden_values_are_used_from_the_first_student(tmp_path):
+    course = load_course(make_mini_course(tmp_path / "course"))
+    # the handout says 7 for initializers (the reference gives 1): seen in the grades only if it is used
+    write_handout_golden(course, {f"{part}/value": 7 if part == "initializers" else index
+                                  for index, part in enumerate(PART_IDS, start=1)})
+    folders = {student: copy_reference(course, tmp_path / "subs" / student) for student in ("s1", "s2")}
+    graded = grade_jobs(course, staged_jobs(folders, tmp_path / "work"), n_jobs=1, isolation_policy="require",
+                        report_golden=True)
+    assert graded["s1"].golden == graded["s2"].golden == {}  # no recipe ran
+    assert [graded[s].result.total for s in ("s1", "s2")] == [9, 9]
+    computed = grade_jobs(course, staged_jobs(folders, tmp_path / "work2"), n_jobs=1, isolation_policy="require",
+                          report_golden=True, handout_values=False)  # as validate grades
+    assert set(computed["s1"].golden) == {f"{part}/value" for part in PART_IDS}
+    assert computed["s1"].result.total == 10
+
+
+def test_a_handout_recorded_from_other_sources_is_ignored(tmp_path):
+    from autograder.grading.golden_pool import handout_golden
+    from autograder.harness.golden import recipe_fingerprint
+
+    course = load_course(make_mini_course(tmp_path / "course"))
+    assert handout_golden(course) == {}  # no handout at all
+    target = write_handout_golden(course, {"initializers/value": 1})
+    assert handout_golden(course) == {"initializers/value": 1}
+    before = recipe_fingerprint(course.solutions, course.suites, course.root / "course.toml")
+    hidden = course.suites / "clipping" / "test_hidden.py"
+    hidden.write_text(hidden.read_text() + "\n# a hidden test's change leaves the public values alone\n")
+    assert handout_golden(course) == {"initializers/value": 1}
+    for changed in (course.solutions / "clipping.py", course.suites / "clipping" / "test_public.py",
+                    course.root / "course.toml"):
+        changed.write_text(changed.read_text() + "\n# changed\n")
+        assert handout_golden(course) == {}, f"{changed.name} changed, the handout's values must not be used"
+        write_handout_golden(course, {"initializers/value": 1})
+        assert handout_golden(course) == {"initializers/value": 1}
+    assert recipe_fingerprint(course.solutions, course.suites, course.root / "course.toml") != before
+    target.write_text("not json", encoding="utf-8")
+    assert handout_golden(course) == {}
+    write_handout_golden(course, {"initializers/value": 1}, fingerprint="0" * 64)
+    assert handout_golden(course) == {}
+
+
 def test_unsandboxed_batch_children_share_no_golden_values(mini, class_folder, tmp_path):
     folders = {student: class_folder / student for student in ("alice", "carol")}
     graded = grade_jobs(mini, staged_jobs(folders, tmp_path / "work"), n_jobs=1, isolation_policy=FAST,

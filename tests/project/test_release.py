@@ -258,8 +258,10 @@ def test_stub_is_what_nbgrader_clear_solutions_makes_of_the_module(repo_course, 
 
 def test_file_names_shared_with_lower_layers_agree():
     from autograder.grading.engine import STUB_MANIFEST
+    from autograder.grading.golden_pool import HANDOUT_TESTS
 
     assert handout_module.GOLDEN_FILE == GOLDEN_FILE
+    assert handout_module.TESTS_DIR == HANDOUT_TESTS
     assert handout_module.STUB_MANIFEST == STUB_MANIFEST
 
 
