@@ -187,6 +187,8 @@ def _strip_magics(source: str) -> str | None:
 
 def _maybe_ipython(line: str) -> bool:
     """Whether ``line`` would be IPython-only if it began a statement."""
+    if "%" not in line and "!" not in line and "?" not in line:
+        return False  # what every pattern below needs: most lines are decided here, without a regex
     return line.lstrip().startswith(("%", "!")) or bool(_ASSIGNED_MAGIC.match(line)) or bool(_HELP_QUERY.match(line))
 
 
