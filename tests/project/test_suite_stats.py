@@ -100,6 +100,22 @@ def test_ks_bound_is_conservative_with_estimated_mean_and_std():
     assert np.mean(np.array(distances) > bound) < p_check / 5
 
 
+@pytest.mark.parametrize("kind", ["normal", "ties", "on_grid", "outside_grid", "heavy_tails"])
+def test_ks_distance_counts_without_sorting_as_a_sorted_search_does(kind):
+    """The KS distance counts the values below and at each grid point by arithmetic (no sort of 120,000
+    values): the counts equal those of a binary search in the sorted values, ties and grid points included."""
+    from tests.grading.initializers.test_public import _GRID, _counts_up_to_grid
+
+    rng = np.random.default_rng(5)
+    values = {"normal": rng.standard_normal(5000), "ties": rng.integers(-6, 7, 5000) * 0.5,
+              "on_grid": rng.choice(_GRID, 5000), "heavy_tails": rng.standard_t(1.5, 5000),
+              "outside_grid": np.concatenate([rng.uniform(-9, 9, 4000), [-6.0, 6.0, -np.nextafter(6, 0)]])}[kind]
+    ordered = np.sort(values)
+    below, at = _counts_up_to_grid(values)
+    np.testing.assert_array_equal(below, np.searchsorted(ordered, _GRID, side="left"))
+    np.testing.assert_array_equal(at, np.searchsorted(ordered, _GRID, side="right"))
+
+
 @pytest.mark.parametrize("draw", ["uniform", "laplace", "truncated_at_2"])
 def test_ks_bound_catches_non_normal_weights(draw):
     rng = np.random.default_rng(4)
