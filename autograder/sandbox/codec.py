@@ -278,6 +278,26 @@ class _Counted:
         if self._items > self._limits.max_items:
             raise CodecError(f"more than {self._limits.max_items} values in one message")
 
+    def _tick_many(self, depth: int, count: int) -> None:
+        """``count`` calls of :meth:`_tick` at ``depth`` at once."""
+        if count:
+            self._tick(depth)
+            self._items += count - 1
+            if self._items > self._limits.max_items:
+                raise CodecError(f"more than {self._limits.max_items} values in one message")
+
+
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
+def _all_plain(items: list) -> bool:
+    """Whether every item is exactly an int, float, str, bool or None (which both sides carry as themselves)."""
+    plain = _PLAIN
+    for item in items:
+        if type(item) not in plain:
+            return False
+    return True
+
 
 class Encoder(_Counted):
     """Turn one message into a frame.
@@ -354,7 +374,11 @@ class Encoder(_Counted):
         if kind is list:
             items: list = []
             self.objs[index] = {LIST: items}
-            items.extend(self.value(item, depth + 1) for item in value)
+            if _all_plain(value):  # what value() would give item by item, counted the same way
+                self._tick_many(depth + 1, len(value))
+                items.extend(value)
+            else:
+                items.extend(self.value(item, depth + 1) for item in value)
         elif kind is dict:
             fields: dict = {}
             self.objs[index] = {DICT: fields}
@@ -526,7 +550,11 @@ class _Decoder(_Counted):
                 raise CodecError("a list holds a list of values")
             out: list = []
             self._start(index, out)
-            out.extend(self.value(item, depth + 1) for item in payload)
+            if _all_plain(payload):  # what value() would give item by item, counted the same way
+                self._tick_many(depth + 1, len(payload))
+                out.extend(payload)
+            else:
+                out.extend(self.value(item, depth + 1) for item in payload)
         elif tag == DICT:
             if type(payload) is not dict:
                 raise CodecError("a dict holds an object of values")

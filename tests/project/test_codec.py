@@ -246,6 +246,39 @@ def test_item_count_is_capped():
         decode(frame({"objs": [], "root": {"T": [0] * 1000}}), limits=CodecLimits(max_items=100))
 
 
+def _outcome(action):
+    try:
+        value = action()
+    except CodecError as exc:
+        return "refused", str(exc)
+    return "ok", value
+
+
+@pytest.mark.parametrize("max_items", [99, 100, 101, 2_000_000])
+@pytest.mark.parametrize("max_depth", [1, 2, 3, 4, 48])
+@pytest.mark.parametrize("value", [[0.5] * 99, ([1, "a", None, True, 2.5] * 20)[:99], [], [[0.5] * 98],
+                                   [[[1, 2], [3]], {"k": [4.5] * 50}], [0.5] * 97 + [[0.5]]])
+def test_plain_lists_are_carried_as_item_by_item(monkeypatch, value, max_items, max_depth):
+    """A list of plain scalars goes in one step each way: the same frames, values and limit errors as
+    value by value."""
+    limits = CodecLimits(max_items=max_items, max_depth=max_depth)
+
+    def both_ways():
+        sent = _outcome(lambda: encode(value, limits=limits))
+        received = _outcome(lambda: decode(encode(value), limits=limits).root)
+        return sent, received
+
+    fast = both_ways()
+    monkeypatch.setattr(codec, "_all_plain", lambda items: False)
+    assert fast == both_ways()
+
+
+def test_plain_lists_keep_non_finite_floats_and_numpy_scalars():
+    assert decode(encode([float("nan"), math.inf])).root[1] == math.inf
+    assert math.isnan(decode(encode([float("nan"), math.inf])).root[0])
+    assert decode(encode([np.float64(1.5), 2.0])).root == [1.5, 2.0]  # a NumPy scalar: the item-by-item path
+
+
 @pytest.mark.parametrize("root", [{"X": 1}, {"T": [1], "L": []}, [1, 2], {"__class__": "os.system"}, {"@": 5},
                                   {"@": True}, {"@": "0"}, {"T": "abc"}])
 def test_unknown_tags_and_bad_values_are_refused(root):
