@@ -133,18 +133,21 @@ def expect_messages(found, expected, train, val, case: str, hint: str, aliases=N
     ``aliases`` (from :func:`message_aliases`) maps each accepted text to its constant's name.
     """
     aliases = aliases or {text: name for name, text in MESSAGES.items()}
-    where = f"case {case!r}: {show_call(train, val)}"
+
+    def where() -> str:  # written out only for a failure: hundreds of cases pass
+        return f"case {case!r}: {show_call(train, val)}"
+
     if type(found) is not list:
-        fail(f"{where} should return a list of str, but returned {type(found).__name__}: {found!r}",
+        fail(f"{where()} should return a list of str, but returned {type(found).__name__}: {found!r}",
              "build the result with issues = [] and issues.append(...), and return it (or [HEALTHY])")
     for i, item in enumerate(found):
         if not isinstance(item, str) or item not in aliases:
-            fail(f"{where} returned {found!r}: item {i} ({item!r}) is not one of the module's message constants",
+            fail(f"{where()} returned {found!r}: item {i} ({item!r}) is not one of the module's message constants",
                  "append the constants (NOT_DECREASING, NAN_LOSS, ...) themselves, not your own text")
     expected_names = [aliases[m] for m in expected]
     found_names = [aliases[m] for m in found]
     if found_names != expected_names:
-        fail(f"{where} returned the wrong messages.\n  expected: {names_of(expected)}\n"
+        fail(f"{where()} returned the wrong messages.\n  expected: {names_of(expected)}\n"
              f"  found:    {names_of(found, aliases)}", hint_for(expected_names, found_names, hint))
 
 
@@ -179,11 +182,12 @@ def check_cases(student, cases, expected_for, hint: str, feedback: dict | None =
         if outcome[0] == "raised":
             fail_raised(str(outcome[1]), str(outcome[2]), train, val, case, hint)
         found = outcome[1]
-        if feedback is not None:
-            feedback["loss_curves"] = curves_for_picture(case, train, val, found, expected, aliases)
-        expect_messages(found, expected, train, val, case, hint, aliases)
-    if feedback is not None:
-        feedback.pop("loss_curves", None)  # every case right: no picture needed
+        try:
+            expect_messages(found, expected, train, val, case, hint, aliases)
+        except BaseException:
+            if feedback is not None:  # the case the picture shows
+                feedback["loss_curves"] = curves_for_picture(case, train, val, found, expected, aliases)
+            raise
 
 
 def golden_answers(golden, group: str):
