@@ -740,8 +740,7 @@ def report_proposals(prof: dict, runs: dict, n: int, nb: dict | None) -> None:
          "system calls); more suites' loops through calls.each would halve them",
          requests / 2 * per_request, requests / 2 * per_request, "jobs-2, nbgrader ratio"),
         ("pass the 4,000 training digits by reference instead of by value (the worker would read the same "
-         "read-only sample; now they travel there, and are compared after the call to see whether they changed; "
-         "Part 5's go in float32, half of the 25 MB timed here)",
+         "read-only sample; now they travel there, and are compared after the call to see whether they changed)",
          2 * (transfer["big"] - transfer["small"]), 2 * (transfer["big"] - transfer["small"]), "jobs-2"),
         (f"the two MNIST trainings ({mnist:.2f} s of pure NumPy compute in-process, already cut to 784-64-32-10 "
          "networks, 3-4 epochs, Part 5's in float32; thresholds derived over 2,000 seeds): shorter runs or "
