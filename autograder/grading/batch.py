@@ -223,14 +223,20 @@ def _checked_plans() -> dict:
 
 
 def _child(conn, course: Course, student: str, staged: Staged, policy: str, visibility: str, plans: dict,
-           known_golden: dict | None) -> None:
+           known_golden: dict | None, core: int | None = None) -> None:
     """Grade one student and send the result back as JSON bytes (never pickle: the child ran student code).
 
     ``known_golden``: golden values to start from (:class:`GoldenPool`); when given, the values this child
-    computed itself go back with the result.
+    computed itself go back with the result. ``core``: the CPU this child and its sandbox run on (see
+    :func:`cores_to_pin`).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops every child itself
     _silence()
+    if core is not None:
+        try:
+            os.sched_setaffinity(0, {core})  # inherited by the sandbox's zygote and workers
+        except OSError:
+            pass
     try:
         if plans:
             from autograder.sandbox.launcher import adopt_plans
@@ -292,6 +298,28 @@ class _Running:
     process: object
     conn: object
     until: float
+    core: int | None = None
+
+
+def cores_to_pin(n_jobs: int) -> list[int]:
+    """The CPUs to give the grading processes one each, or ``[]`` (no pinning) when there are fewer than
+    ``n_jobs`` of them or the platform cannot pin.
+
+    A student's grading process and its worker take turns (each call into student code is a round trip):
+    on one core, each turn wakes a process on that core instead of another one, which costs a cross-core
+    wake-up (a small call: 0.17 ms of wall and 0.15 CPU ms on a 2-core VM, 0.11 and 0.10 on one core).
+    """
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return []
+    return cores if n_jobs <= len(cores) else []
+
+
+def free_core(cores: list[int], taken: Iterable[int | None]) -> int | None:
+    """The first of ``cores`` no running child has, or ``None``."""
+    taken = set(taken)
+    return next((core for core in cores if core not in taken), None)
 
 
 def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None, isolation_policy: str = "require",
@@ -301,7 +329,8 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
     """Grade ``jobs`` in up to ``n_jobs`` child processes at once; never raises for a student's sake.
 
     Under the ``require`` policy the children share golden values (:class:`GoldenPool`), starting from those of
-    the course's handout when it was built from the course as it is now (:func:`handout_golden`).
+    the course's handout when it was built from the course as it is now (:func:`handout_golden`). With no more
+    jobs than CPUs, each child and its sandbox run on a CPU of their own (:func:`cores_to_pin`).
 
     Args:
         on_done: called in this process, in completion order, after each student.
@@ -319,6 +348,7 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
     n_jobs = max(1, n_jobs or os.cpu_count() or 1)
     running: dict[object, _Running] = {}  # keyed by the result pipe
     plans = _checked_plans()
+    cores = cores_to_pin(n_jobs)
     # Shared only between children whose students were sandboxed, starting from a current handout's values.
     pool = GoldenPool(handout_golden(course) if handout_values else None) if isolation_policy == "require" else None
     done: dict[str, Graded] = {}
@@ -328,12 +358,13 @@ def grade_jobs(course: Course, jobs: Iterable[Job], *, n_jobs: int | None = None
                 job = pending.popleft()
                 known = pool.known() if pool is not None else {} if report_golden else None
                 receiver, sender = ctx.Pipe(duplex=False)
+                core = free_core(cores, (r.core for r in running.values()))
                 process = ctx.Process(target=_child, name=f"grade-{job.student}",
                                       args=(sender, course, job.student, job.staged, isolation_policy, visibility,
-                                            plans, known))
+                                            plans, known, core))
                 process.start()
                 sender.close()  # the child holds the only writer: its death reads as end-of-file here
-                running[receiver] = _Running(job, process, receiver, time.monotonic() + limit)
+                running[receiver] = _Running(job, process, receiver, time.monotonic() + limit, core)
             soonest = min(r.until for r in running.values())
             ready = set(wait(list(running), timeout=max(0.0, soonest - time.monotonic())))
             for key in list(running):

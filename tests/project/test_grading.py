@@ -8,6 +8,7 @@ the real course's debugging part.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import textwrap
@@ -455,6 +456,32 @@ def test_sandboxed_batch_children_share_golden_values(mini, tmp_path):
     assert set(graded["s1"].golden) == set(graded["s2"].golden) == names
     assert graded["s3"].golden == {}  # given every value s1 and s2 agreed on: no recipe ran
     assert [graded[s].result.total for s in ("s1", "s2", "s3")] == [10, 10, 10]
+
+
+def test_children_get_a_free_core_each_when_there_are_enough():
+    from autograder.grading.batch import cores_to_pin, free_core
+
+    available = sorted(os.sched_getaffinity(0))
+    assert cores_to_pin(len(available)) == available
+    assert cores_to_pin(len(available) + 1) == []  # more jobs than cores: the scheduler places them
+    assert free_core([0, 1], []) == 0
+    assert free_core([0, 1], [0]) == 1
+    assert free_core([0, 1], [1, None]) == 0
+    assert free_core([0, 1], [0, 1]) is None
+    assert free_core([], []) is None
+
+
+@SANDBOX
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to tell one from all")
+def test_a_sandboxed_student_runs_on_its_grading_process_core(tmp_path):
+    course = load_course(make_mini_course(tmp_path / "course"))
+    folder = copy_reference(course, tmp_path / "subs" / "pinned")
+    # initializers.value() must be 1: the number of cores the student's worker may run on
+    (folder / "initializers.py").write_text("import os\n\n\ndef value():\n    return len(os.sched_getaffinity(0))\n\n\n"
+                                            "def double(x):\n    return 2 * x\n")
+    graded = grade_jobs(course, staged_jobs({"pinned": folder}, tmp_path / "work"), n_jobs=1,
+                        isolation_policy="require")
+    assert graded["pinned"].result.parts["initializers"].score == 2
 
 
 def write_handout_golden(course, values: dict, fingerprint: str | None = None) -> Path:
