@@ -28,7 +28,6 @@ import importlib
 import numpy.ma  # noqa: F401 - imported for the children (np.median's first call imports it)
 import numpy.random  # noqa: F401 - imported for the children
 import pytest  # noqa: F401 - imported for the children
-from _pytest.config import default_plugins
 
 from autograder.data.sample import load_mnist_sample
 from autograder.errors import DataError
@@ -38,7 +37,11 @@ from autograder.kit import calls, clipping, functions, models, training  # noqa:
 from autograder.sandbox import remote  # noqa: F401 - imported for the children
 from autograder.sandbox.isolation import fix_malloc_thresholds
 
-for _name in default_plugins:  # pytest imports its built-in plugins when a session is configured
+try:  # pytest imports its built-in plugins when a session is configured (a private list: best effort)
+    from _pytest.config import default_plugins
+except ImportError:
+    default_plugins = ()
+for _name in default_plugins:
     try:
         importlib.import_module(f"_pytest.{_name}")
     except ImportError:
