@@ -153,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
+    if args.command in ("grade", "validate"):
+        from autograder.grading.processes import grading_context
+
+        grading_context()  # the grading processes' server starts first: it has the most to import
     _setup_logging(getattr(args, "verbose", 0) or 0)
     try:
         course = _course(args)
