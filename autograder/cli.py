@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("grade", "validate"):
         from autograder.grading.processes import grading_context
 
-        grading_context()  # the grading processes' server starts first: it has the most to import
+        grading_context()  # first: the grading processes' server imports the most, and gets ready meanwhile
     _setup_logging(getattr(args, "verbose", 0) or 0)
     try:
         course = _course(args)
@@ -258,9 +258,6 @@ def _print_check(course: Course, result, passed: bool) -> None:
 
 
 def _cmd_grade(course: Course, args) -> int:
-    from autograder.grading.processes import grading_context
-
-    grading_context()  # the grading processes' server gets ready while the rest is imported and staged
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

@@ -412,19 +412,14 @@ def plan_batch(course: Course, submissions: Path, out: Path, *, isolation_policy
         IsolationUnavailable: ``require`` and no sandbox here (checked before anything is graded).
     """
     grading_context()  # the children's fork server gets ready meanwhile
-    probe = None
-    if isolation_policy == "require":  # the sandbox's probe mostly waits for a worker: it runs while staging
-        probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
-        probing = probe.submit(engine.isolation_available, course)
-        probe.shutdown(wait=False)
     out = Path(out)
     existed = out.exists()
-    try:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe") as probe:
+        # the sandbox's probe mostly waits for its worker: it runs while the class is staged
+        probing = probe.submit(engine.isolation_available, course) if isolation_policy == "require" else None
         plan = _stage_all(course, Path(submissions), out, isolation_policy, visibility)
-    finally:
-        if probe is not None:
-            available, why = probing.result()
-    if probe is not None and not available:
+    available, why = probing.result() if probing is not None else (True, "")
+    if not available:
         shutil.rmtree(out / ".work", ignore_errors=True)
         if not existed:
             shutil.rmtree(out, ignore_errors=True)

@@ -130,6 +130,7 @@ def ks_distance_to_normal(values) -> float:
 
 
 _BOUNDS = np.concatenate([[-np.inf], _GRID, [np.inf]])
+_STEP = (_GRID[-1] - _GRID[0]) / (_GRID.size - 1)
 
 
 def _counts_up_to_grid(z) -> tuple[np.ndarray, np.ndarray]:
@@ -139,8 +140,7 @@ def _counts_up_to_grid(z) -> tuple[np.ndarray, np.ndarray]:
     uniform grid, then is corrected against the grid itself, so the counts
     are exact.
     """
-    step = (_GRID[-1] - _GRID[0]) / (_GRID.size - 1)
-    le = np.clip(np.floor((z - _GRID[0]) / step), -1, _GRID.size - 1).astype(np.int64) + 1  # ~#{g <= z}
+    le = np.clip(np.floor((z - _GRID[0]) / _STEP), -1, _GRID.size - 1).astype(np.int64) + 1  # ~#{g <= z}
     for _ in range(2):  # rounding can be off by one either way: _BOUNDS[le] <= z < _BOUNDS[le + 1] after this
         le -= z < _BOUNDS[le]
         le += z >= _BOUNDS[le + 1]
